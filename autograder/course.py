@@ -1,0 +1,74 @@
+"""Where the course lives and how to run nbgrader on it.
+
+A *course root* holds ``solutions/<assignment>/<notebook>.ipynb`` and the nbgrader
+configuration ``autograder/nbgrader_config.py``. The repository is one; ``score`` builds a
+temporary one per notebook.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from autograder.errors import NbgraderFailed, UnknownAssignment
+
+CONFIG_FILE = Path(__file__).with_name("nbgrader_config.py")
+
+
+def find_root(start: Path | None = None) -> Path:
+    """Return the course root: $RNNCOURSE_ROOT, else the nearest folder above ``start`` (the
+    working directory) with a solutions/ folder, else the checkout this package lives in."""
+    if os.environ.get("RNNCOURSE_ROOT"):
+        return Path(os.environ["RNNCOURSE_ROOT"]).resolve()
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "solutions").is_dir() and (folder / "autograder").is_dir():
+            return folder
+    return Path(__file__).resolve().parents[1]
+
+
+def assignments(root: Path) -> list[str]:
+    """Names of the assignments in ``root/solutions``, sorted."""
+    src = root / "solutions"
+    return sorted(p.name for p in src.iterdir() if p.is_dir() and any(p.glob("*.ipynb")))
+
+
+def source_notebook(root: Path, assignment: str) -> Path:
+    """The source notebook of ``assignment`` (each assignment has one notebook)."""
+    nbs = sorted((root / "solutions" / assignment).glob("*.ipynb"))
+    if not nbs:
+        known = ", ".join(assignments(root)) or "none"
+        raise UnknownAssignment(
+            f"no assignment named {assignment!r} in {root / 'solutions'} (known: {known})"
+        )
+    return nbs[0]
+
+
+def run_nbgrader(root: Path, *args: str, timeout: float | None = None,
+                 check: bool = True) -> str:
+    """Run ``nbgrader <args>`` with the course configuration in ``root``; return its log.
+
+    With ``check``, raises NbgraderFailed with the end of nbgrader's log when it exits
+    non-zero (without, the caller reads the gradebook to see what was graded).
+    """
+    config = root / "nbgrader_config.py"
+    if not config.exists():  # a temporary course: point it at the course configuration
+        config.write_text(f"c = get_config()\nload_subconfig({str(CONFIG_FILE)!r})\n")
+    cmd = [
+        sys.executable, "-m", "nbgrader", *args,
+        f"--CourseDirectory.root={root}",
+        f"--CourseDirectory.db_url=sqlite:///{root / 'grading' / 'gradebook.db'}",
+    ]
+    (root / "grading").mkdir(exist_ok=True)
+    # nbgrader runs `alembic` and kernels from PATH: put this Python's bin folder first.
+    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    env = {**os.environ, "PATH": path, "PYTHONWARNINGS": "ignore"}
+    proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True, timeout=timeout,
+                          env=env, stdin=subprocess.DEVNULL)
+    log = proc.stdout + proc.stderr
+    if check and proc.returncode != 0:
+        tail = "\n".join(log.strip().splitlines()[-8:])
+        raise NbgraderFailed(f"nbgrader {args[0]} failed:\n{tail}")
+    return log

@@ -1,0 +1,569 @@
+"""Diagnostic checks called by the assignments' test cells.
+
+Each ``check_*`` function draws seeded inputs, calls the learner's function on copies of them,
+and compares the result with a float64 PyTorch reference (``rnncourse.grading_reference``).
+On failure it raises ``AssertionError`` with a one- or two-line message saying what differs:
+the type, dtype or shape, non-finite values, an input modified in place, or the first time
+step where the values diverge and by how much; when the learner's numbers match a known
+mistake recomputed by the grader (wrong gate order, sigmoid/tanh swapped, ...), the message
+names that mistake.
+
+Tolerances: ``RTOL = 1e-6`` and ``ATOL = 1e-8`` in float64, far above the rounding differences
+between correct vectorisations and far below the effect of any real bug.
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+import itertools
+from collections.abc import Callable, Mapping
+
+import numpy as np
+import torch
+
+from rnncourse import grading_reference as ref
+
+RTOL, ATOL = 1e-6, 1e-8
+
+Mistakes = Mapping[str, object] | Callable[[], Mapping[str, object]]
+
+
+# --------------------------------------------------------------------------------------------
+# Generic comparison
+# --------------------------------------------------------------------------------------------
+
+def _fail(msg: str):
+    raise AssertionError(msg)
+
+
+def check_type(name: str, got) -> np.ndarray:
+    """``got`` must be a NumPy float64 array (not a torch tensor, list or None)."""
+    if isinstance(got, torch.Tensor):
+        _fail(f"{name} is a torch.Tensor; return a NumPy array (compute with NumPy, "
+              "or convert with .detach().numpy()).")
+    if got is None:
+        _fail(f"{name} is None: did the function forget to `return` it?")
+    if not isinstance(got, np.ndarray):
+        _fail(f"{name} is a {type(got).__name__}; return a NumPy array.")
+    return got
+
+
+def _close(a: np.ndarray, b: np.ndarray, rtol: float, atol: float) -> bool:
+    return a.shape == b.shape and bool(np.allclose(a, b, rtol=rtol, atol=atol))
+
+
+def find_mistake(got: np.ndarray, mistakes: Mistakes | None, rtol: float = RTOL,
+                 atol: float = ATOL) -> str | None:
+    """Name of the first mistaken variant that ``got`` matches, or None."""
+    if mistakes is None:
+        return None
+    table = mistakes() if callable(mistakes) else mistakes
+    for label, variant in table.items():
+        v = np.asarray(variant, dtype=np.float64)
+        if np.all(np.isfinite(v)) and _close(got, v, rtol, atol):
+            return label
+    return None
+
+
+def check_array(name: str, got, expected: np.ndarray, *, time_axis: bool = False,
+                mistakes: Mistakes | None = None, shape_hints: Mapping | None = None,
+                rtol: float = RTOL, atol: float = ATOL, reference: str = "the reference",
+                index_name: str = "time index t"):
+    """Assert ``got`` equals ``expected`` within tolerance, with a diagnostic message.
+
+    ``time_axis``: axis 0 is time, and the message gives the first time step that diverges.
+    ``mistakes``: label -> array computed with a known mistake (or a function returning that
+    mapping, called only on failure). ``shape_hints``: wrong shape -> explanation.
+    ``index_name`` names axis 0 in the message when ``time_axis`` is set.
+    """
+    got = check_type(name, got)
+    expected = np.asarray(expected)
+    if got.shape != expected.shape:
+        hint = (shape_hints or {}).get(tuple(got.shape))
+        _fail(f"{name} has shape {tuple(got.shape)}, expected {tuple(expected.shape)}"
+              + (f": {hint}." if hint else "."))
+    if got.dtype != np.float64:
+        _fail(f"{name} has dtype {got.dtype}, expected float64: keep the inputs' dtype "
+              "(no float32 casts, no integer arrays).")
+    if not np.all(np.isfinite(got)):
+        idx = tuple(int(i) for i in np.argwhere(~np.isfinite(got))[0])
+        _fail(f"{name} has non-finite values (first at index {idx}): look for an overflow, "
+              "e.g. exp of a large number, or a division by zero.")
+    if _close(got, expected, rtol, atol):
+        return
+    err = np.abs(got - expected)
+    bad = ~np.isclose(got, expected, rtol=rtol, atol=atol)
+    where = ""
+    if time_axis and got.ndim >= 1:
+        steps = np.flatnonzero(bad.reshape(got.shape[0], -1).any(axis=1))
+        t, worst = int(steps[0]), int(err.reshape(got.shape[0], -1).max(axis=1).argmax())
+        where = (f" first at {index_name}={t} (max abs error there {err[t].max():.2e}); "
+                 f"worst at {index_name}={worst}")
+    else:
+        worst = tuple(int(i) for i in np.unravel_index(err.argmax(), err.shape))
+        where = f" ({bad.sum()} of {bad.size} entries; worst at index {worst})"
+    msg = f"{name} differs from {reference}:{where}, max abs error {err.max():.2e}."
+    mistake = find_mistake(got, mistakes, rtol, atol)
+    if mistake:
+        msg += f"\nIt matches a known mistake: {mistake}."
+    _fail(msg)
+
+
+def call(fn: Callable, *args):
+    """Call ``fn`` on deep copies of ``args``; fail if it modified any of them in place."""
+    copies = [copy.deepcopy(a) for a in args]
+    out = fn(*copies)
+    try:
+        names = list(inspect.signature(fn).parameters)
+    except (TypeError, ValueError):
+        names = []
+    for i, (a, c) in enumerate(zip(args, copies, strict=True)):
+        if not _same(a, c):
+            arg = names[i] if i < len(names) else f"#{i + 1}"
+            _fail(f"{getattr(fn, '__name__', 'the function')} modified its argument {arg} in "
+                  f"place; compute new arrays instead (e.g. `{arg} = {arg}.copy()` first).")
+    return out
+
+
+def _same(a, b) -> bool:
+    if isinstance(a, dict):
+        return isinstance(b, dict) and a.keys() == b.keys() and all(
+            _same(a[k], b[k]) for k in a)
+    if isinstance(a, np.ndarray):
+        return isinstance(b, np.ndarray) and a.shape == b.shape and np.array_equal(a, b)
+    return True
+
+
+def unpack(name: str, got, n: int, names: str) -> tuple:
+    """``got`` must be a tuple (or list) of ``n`` items, described by ``names``."""
+    if not isinstance(got, tuple | list) or len(got) != n:
+        kind = type(got).__name__ + (f" of length {len(got)}" if hasattr(got, "__len__") else "")
+        _fail(f"{name} must return a tuple {names}; it returned a {kind}.")
+    return tuple(got)
+
+
+# --------------------------------------------------------------------------------------------
+# Seeded inputs
+# --------------------------------------------------------------------------------------------
+
+def draw(seed: int, scale: float = 0.5, **shapes) -> dict[str, np.ndarray]:
+    """Float64 arrays of the given shapes from N(0, 1) (weights and biases times ``scale``)."""
+    rng = np.random.default_rng(seed)
+    out = {}
+    for k, shape in shapes.items():
+        a = rng.standard_normal(shape)
+        out[k] = a * scale if k.startswith(("W", "b")) else a
+    return out
+
+
+def _t(arrays: Mapping[str, np.ndarray], *keys) -> list[torch.Tensor]:
+    return [ref.as_t(arrays[k]) for k in keys]
+
+
+def _np(t: torch.Tensor) -> np.ndarray:
+    return t.detach().numpy()
+
+
+# --------------------------------------------------------------------------------------------
+# Simple RNN forward
+# --------------------------------------------------------------------------------------------
+
+def _rnn_mistakes(a: Mapping[str, np.ndarray], cell: bool) -> dict[str, np.ndarray]:
+    X = a["x"][None] if cell else a["X"]
+    h0 = a["h_prev"] if cell else a["h0"]
+    t = [ref.as_t(v) for v in (X, h0, a["W_xh"], a["W_hh"], a["b_h"])]
+
+    def v(**flags):
+        out = _np(ref.rnn_steps(*t, **flags))
+        return out[0] if cell else out
+
+    table = {
+        "tanh missing (h = x W_xh + h_prev W_hh + b_h)": v(act=lambda z: z),
+        "sigmoid instead of tanh": v(act=torch.sigmoid),
+        "W_hh transposed (h_prev @ W_hh.T)": v(transpose_W_hh=True),
+        "bias added twice": v(bias_times=2),
+        "bias b_h missing": v(bias_times=0),
+        "h_prev ignored (h = tanh(x W_xh + b_h))": (
+            np.tanh(X[0] @ a["W_xh"] + a["b_h"]) if cell else np.tanh(X @ a["W_xh"] + a["b_h"])),
+    }
+    if not cell:
+        table.update({
+            "the hidden state is not carried: h0 is used as h_prev at every step":
+                v(carry=False),
+            "returns h_0 .. h_{T-1} instead of h_1 .. h_T": v(include_h0=True),
+            "h0 ignored: the recurrence starts from zeros":
+                _np(ref.rnn_steps(t[0], torch.zeros_like(t[1]), *t[2:])),
+        })
+    return table
+
+
+def check_rnn_cell_forward(fn: Callable, B: int = 3, D: int = 4, H: int = 5, seed: int = 0):
+    """rnn_cell_forward(x, h_prev, W_xh, W_hh, b_h) against ``torch.nn.RNNCell``."""
+    a = draw(seed, x=(B, D), h_prev=(B, H), W_xh=(D, H), W_hh=(H, H), b_h=(H,))
+    got = call(fn, a["x"], a["h_prev"], a["W_xh"], a["W_hh"], a["b_h"])
+    expected = ref.rnn_cell(a["x"], a["h_prev"], a["W_xh"], a["W_hh"], a["b_h"])
+    check_array("h", got, expected, mistakes=lambda: _rnn_mistakes(a, cell=True),
+                shape_hints={(B, D): "the output has H columns, one per hidden unit"},
+                reference="torch.nn.RNNCell")
+
+
+def check_rnn_forward(fn: Callable, T: int = 4, B: int = 3, D: int = 4, H: int = 5,
+                      seed: int = 0):
+    """rnn_forward(X, h0, W_xh, W_hh, b_h) against ``torch.nn.RNN``."""
+    a = draw(seed, X=(T, B, D), h0=(B, H), W_xh=(D, H), W_hh=(H, H), b_h=(H,))
+    got = call(fn, a["X"], a["h0"], a["W_xh"], a["W_hh"], a["b_h"])
+    expected = ref.rnn(a["X"], a["h0"], a["W_xh"], a["W_hh"], a["b_h"])
+    hints = {(B, H): "only the last state h_T was returned; return every state, stacked",
+             (T + 1, B, H): "h_0 is included; return h_1 .. h_T only",
+             (B, T, H): "batch-first; the course's layout is time-major (T, B, H)"}
+    check_array("Hs", got, expected, time_axis=True, shape_hints=hints,
+                mistakes=lambda: _rnn_mistakes(a, cell=False), reference="torch.nn.RNN")
+
+
+# --------------------------------------------------------------------------------------------
+# LSTM forward
+# --------------------------------------------------------------------------------------------
+
+def _lstm_variants(a: Mapping[str, np.ndarray], cell: bool) -> dict[str, tuple]:
+    X = a["x"][None] if cell else a["X"]
+    h0 = a["h_prev"] if cell else a["h0"]
+    c0 = a["c_prev"] if cell else a["c0"]
+    t = [ref.as_t(v) for v in (X, h0, c0, a["W_x"], a["W_h"], a["b"])]
+
+    def v(**flags):
+        Hs, Cs = ref.lstm_steps(*t, **flags)
+        Hs, Cs = _np(Hs), _np(Cs)
+        return (Hs[0], Cs[0]) if cell else (Hs, Cs[-1])
+
+    table = {}
+    for perm in itertools.permutations("ifgo"):
+        order = "".join(perm)
+        if order != "ifgo":
+            table[f"wrong gate order: the blocks of W_x, W_h, b read as {', '.join(order)} "
+                  "(expected i, f, g, o)"] = v(order=order)
+    table.update({
+        "sigmoid/tanh swapped for the candidate g (sigmoid instead of tanh)": v(swap_acts="g"),
+        "sigmoid/tanh swapped in h = o * tanh(c) (sigmoid of the cell)": v(swap_acts="c"),
+        "sigmoid/tanh swapped: tanh for the gates i, f, o": v(swap_acts="gates"),
+        "sigmoid and tanh swapped everywhere": v(swap_acts="all"),
+        "h computed from the previous cell state (o * tanh(c_prev))": v(h_from_c_prev=True),
+    })
+    if not cell:
+        table.update({
+            "cell state not carried: c0 is used as c_prev at every step": v(carry_c=False),
+            "hidden state not carried: h0 is used as h_prev at every step": v(carry_h=False),
+            "returns h_0 .. h_{T-1} instead of h_1 .. h_T": v(include_h0=True),
+        })
+    return table
+
+
+def check_lstm_cell_forward(fn: Callable, B: int = 3, D: int = 4, H: int = 5, seed: int = 0):
+    """lstm_cell_forward(x, h_prev, c_prev, W_x, W_h, b) -> (h, c) against torch.nn.LSTMCell."""
+    a = draw(seed, x=(B, D), h_prev=(B, H), c_prev=(B, H), W_x=(D, 4 * H), W_h=(H, 4 * H),
+             b=(4 * H,))
+    args = [a[k] for k in ("x", "h_prev", "c_prev", "W_x", "W_h", "b")]
+    h, c = unpack("lstm_cell_forward", call(fn, *args), 2, "(h, c)")
+    eh, ec = ref.lstm_cell(*args)
+    hints = {(B, 4 * H): "that is the size of the four fused gates; h and c have H columns"}
+    variants = {}
+
+    def table(i):
+        if not variants:
+            variants.update(_lstm_variants(a, cell=True))
+        out = {k: val[i] for k, val in variants.items()}
+        out["returned (c, h) instead of (h, c)"] = (ec, eh)[i]
+        return out
+
+    check_array("h", h, eh, mistakes=lambda: table(0), shape_hints=hints,
+                reference="torch.nn.LSTMCell")
+    check_array("c", c, ec, mistakes=lambda: table(1), shape_hints=hints,
+                reference="torch.nn.LSTMCell")
+
+
+def check_lstm_forward(fn: Callable, T: int = 4, B: int = 3, D: int = 4, H: int = 5,
+                       seed: int = 0):
+    """lstm_forward(X, h0, c0, W_x, W_h, b) -> (Hs, c_T) against ``torch.nn.LSTM``."""
+    a = draw(seed, X=(T, B, D), h0=(B, H), c0=(B, H), W_x=(D, 4 * H), W_h=(H, 4 * H),
+             b=(4 * H,))
+    args = [a[k] for k in ("X", "h0", "c0", "W_x", "W_h", "b")]
+    Hs, cT = unpack("lstm_forward", call(fn, *args), 2, "(Hs, c_T)")
+    eH, ec = ref.lstm(*args)
+    variants = {}
+
+    def table(i):
+        if not variants:
+            variants.update(_lstm_variants(a, cell=False))
+        return {k: val[i] for k, val in variants.items()}
+
+    hints = {(B, H): "only the last state h_T was returned; return every state, stacked",
+             (T + 1, B, H): "h_0 is included; return h_1 .. h_T only"}
+    check_array("Hs", Hs, eH, time_axis=True, mistakes=lambda: table(0), shape_hints=hints,
+                reference="torch.nn.LSTM")
+    check_array("c_T", cT, ec, mistakes=lambda: table(1), reference="torch.nn.LSTM",
+                shape_hints={(T, B, H): "return only the last cell state c_T, shape (B, H)"})
+
+
+# --------------------------------------------------------------------------------------------
+# GRU forward
+# --------------------------------------------------------------------------------------------
+
+def _gru_mistakes(a: Mapping[str, np.ndarray], cell: bool) -> dict[str, np.ndarray]:
+    X = a["x"][None] if cell else a["X"]
+    h0 = a["h_prev"] if cell else a["h0"]
+    t = [ref.as_t(v) for v in (X, h0, a["W_x"], a["W_h"], a["b_x"], a["b_h"])]
+
+    def v(**flags):
+        out = _np(ref.gru_steps(*t, **flags))
+        return out[0] if cell else out
+
+    table = {
+        "GRU update convention flipped: h = z * n + (1 - z) * h_prev (expected "
+        "(1 - z) * n + z * h_prev)": v(flip_update=True),
+        "Cho's reset placement: (r * h_prev) W_hn instead of PyTorch's "
+        "r * (h_prev W_hn + b_hn)": v(cho_reset=True),
+        "sigmoid/tanh swapped (tanh for r, z; sigmoid for n)": v(swap_acts=True),
+        "b_h ignored": v(no_b_h=True),
+        "Cho's reset placement and flipped update": v(cho_reset=True, flip_update=True),
+    }
+    for perm in itertools.permutations("rzn"):
+        order = "".join(perm)
+        if order != "rzn":
+            table[f"wrong gate order: the blocks read as {', '.join(order)} "
+                  "(expected r, z, n)"] = v(order=order)
+    if not cell:
+        table.update({
+            "hidden state not carried: h0 is used as h_prev at every step": v(carry=False),
+            "returns h_0 .. h_{T-1} instead of h_1 .. h_T": v(include_h0=True),
+        })
+    return table
+
+
+def check_gru_cell_forward(fn: Callable, B: int = 3, D: int = 4, H: int = 5, seed: int = 0):
+    """gru_cell_forward(x, h_prev, W_x, W_h, b_x, b_h) against ``torch.nn.GRUCell``."""
+    a = draw(seed, x=(B, D), h_prev=(B, H), W_x=(D, 3 * H), W_h=(H, 3 * H), b_x=(3 * H,),
+             b_h=(3 * H,))
+    args = [a[k] for k in ("x", "h_prev", "W_x", "W_h", "b_x", "b_h")]
+    got = call(fn, *args)
+    check_array("h", got, ref.gru_cell(*args), mistakes=lambda: _gru_mistakes(a, cell=True),
+                shape_hints={(B, 3 * H): "that is the size of the three fused gates"},
+                reference="torch.nn.GRUCell")
+
+
+def check_gru_forward(fn: Callable, T: int = 4, B: int = 3, D: int = 4, H: int = 5,
+                      seed: int = 0):
+    """gru_forward(X, h0, W_x, W_h, b_x, b_h) against ``torch.nn.GRU``."""
+    a = draw(seed, X=(T, B, D), h0=(B, H), W_x=(D, 3 * H), W_h=(H, 3 * H), b_x=(3 * H,),
+             b_h=(3 * H,))
+    args = [a[k] for k in ("X", "h0", "W_x", "W_h", "b_x", "b_h")]
+    got = call(fn, *args)
+    hints = {(B, H): "only the last state h_T was returned; return every state, stacked",
+             (T + 1, B, H): "h_0 is included; return h_1 .. h_T only"}
+    check_array("Hs", got, ref.gru(*args), time_axis=True, shape_hints=hints,
+                mistakes=lambda: _gru_mistakes(a, cell=False), reference="torch.nn.GRU")
+
+
+# --------------------------------------------------------------------------------------------
+# Backward passes
+# --------------------------------------------------------------------------------------------
+
+def _grad_result(fname: str, out, keys: tuple[str, ...]) -> dict:
+    if not isinstance(out, Mapping):
+        _fail(f"{fname} must return a dict with keys {', '.join(keys)}; "
+              f"it returned a {type(out).__name__}.")
+    missing = [k for k in keys if k not in out]
+    if missing:
+        _fail(f"{fname}'s result has no key {missing[0]!r} (expected keys {', '.join(keys)}).")
+    return out
+
+
+def _scaled(expected: np.ndarray, key: str, T: int, B: int) -> dict[str, np.ndarray]:
+    out = {}
+    if key.startswith("dW") or key.startswith("db"):
+        out[f"{key} divided by the batch size B (the loss sum(dHs * Hs) is a sum)"] = (
+            expected / B)
+        out[f"{key} divided by T (gradients are summed over time, not averaged)"] = (
+            expected / T)
+    if expected.ndim == 2 and expected.shape[0] == expected.shape[1]:
+        out[f"{key} transposed"] = expected.T
+    return out
+
+
+def _check_grad(fname, key, out, expected, mistakes, T, B):
+    got = _grad_result(fname, out, tuple(expected))[key]
+
+    def table():
+        t = {k: m[key] for k, m in mistakes().items() if key in m}
+        t.update(_scaled(expected[key], key, T, B))
+        return t
+
+    check_array(key, got, expected[key], time_axis=(key == "dX"), mistakes=table,
+                reference="torch.autograd")
+
+
+_RNN_KEYS = {"X": "dX", "h0": "dh0", "W_xh": "dW_xh", "W_hh": "dW_hh", "b_h": "db_h"}
+
+
+def check_rnn_backward(fn: Callable, key: str, T: int = 4, B: int = 3, D: int = 4,
+                       H: int = 5, seed: int = 0):
+    """``rnn_backward(...)[key]`` against torch.autograd through ``torch.nn.RNN``."""
+    a = draw(seed, dHs=(T, B, H), X=(T, B, D), h0=(B, H), W_xh=(D, H), W_hh=(H, H),
+             b_h=(H,))
+    args = [a[k] for k in ("X", "h0", "W_xh", "W_hh", "b_h")]
+    out = call(fn, a["dHs"], *args)
+    expected = ref.rnn(*args, dHs=a["dHs"])
+    arrays = dict(zip(_RNN_KEYS, args, strict=True))
+
+    def mistakes():
+        def g(**flags):
+            return ref.autograd_of(ref.rnn_steps, a["dHs"], arrays, _RNN_KEYS, **flags)
+        return {
+            "dh from the next step not accumulated (dh = dHs[t] only, no dh_next)":
+                g(detach_h=True),
+            "tanh' taken at the wrong state: 1 - h_{t-1}**2 instead of 1 - h_t**2":
+                g(tanh_grad_at_prev=True),
+            "the forward inside the backward uses W_hh transposed": g(transpose_W_hh=True),
+        }
+
+    _check_grad("rnn_backward", key, out, expected, mistakes, T, B)
+
+
+_LSTM_KEYS = {"X": "dX", "h0": "dh0", "c0": "dc0", "W_x": "dW_x", "W_h": "dW_h", "b": "db"}
+
+
+def check_lstm_backward(fn: Callable, key: str, T: int = 4, B: int = 3, D: int = 4,
+                        H: int = 5, seed: int = 0):
+    """``lstm_backward(...)[key]`` against torch.autograd through ``torch.nn.LSTM``."""
+    a = draw(seed, dHs=(T, B, H), X=(T, B, D), h0=(B, H), c0=(B, H), W_x=(D, 4 * H),
+             W_h=(H, 4 * H), b=(4 * H,))
+    args = [a[k] for k in ("X", "h0", "c0", "W_x", "W_h", "b")]
+    out = call(fn, a["dHs"], *args)
+    expected = ref.lstm(*args, dHs=a["dHs"])
+    arrays = dict(zip(_LSTM_KEYS, args, strict=True))
+
+    def mistakes():
+        def g(**flags):
+            return ref.autograd_of(ref.lstm_steps, a["dHs"], arrays, _LSTM_KEYS, **flags)
+        table = {
+            "dh from the next step not accumulated (no dh_next)": g(detach_h=True),
+            "dc from the next step not carried back (no dc_next)": g(detach_c=True),
+            "tanh' taken at the wrong state: 1 - c_t**2 instead of 1 - tanh(c_t)**2":
+                g(tanh_grad_state="c"),
+            "tanh' taken at the wrong state: at c_{t-1} instead of c_t":
+                g(tanh_grad_state="c_prev"),
+            "the forward inside the backward computes h from c_{t-1}": g(h_from_c_prev=True),
+        }
+        for perm in itertools.permutations("ifgo"):
+            order = "".join(perm)
+            if order != "ifgo":
+                table[f"wrong gate order {', '.join(order)} (expected i, f, g, o)"] = g(
+                    order=order)
+        return table
+
+    _check_grad("lstm_backward", key, out, expected, mistakes, T, B)
+
+
+_GRU_KEYS = {"X": "dX", "h0": "dh0", "W_x": "dW_x", "W_h": "dW_h", "b_x": "db_x",
+             "b_h": "db_h"}
+
+
+def check_gru_backward(fn: Callable, key: str, T: int = 4, B: int = 3, D: int = 4,
+                       H: int = 5, seed: int = 0):
+    """``gru_backward(...)[key]`` against torch.autograd through ``torch.nn.GRU``."""
+    a = draw(seed, dHs=(T, B, H), X=(T, B, D), h0=(B, H), W_x=(D, 3 * H), W_h=(H, 3 * H),
+             b_x=(3 * H,), b_h=(3 * H,))
+    args = [a[k] for k in ("X", "h0", "W_x", "W_h", "b_x", "b_h")]
+    out = call(fn, a["dHs"], *args)
+    expected = ref.gru(*args, dHs=a["dHs"])
+    arrays = dict(zip(_GRU_KEYS, args, strict=True))
+
+    def mistakes():
+        def g(**flags):
+            return ref.autograd_of(ref.gru_steps, a["dHs"], arrays, _GRU_KEYS, **flags)
+        table = {
+            "dh from the next step not accumulated (no dh_next)": g(detach_h=True),
+            "GRU update convention flipped in the forward": g(flip_update=True),
+            "Cho's reset placement in the forward": g(cho_reset=True),
+        }
+        for perm in itertools.permutations("rzn"):
+            order = "".join(perm)
+            if order != "rzn":
+                table[f"wrong gate order {', '.join(order)} (expected r, z, n)"] = g(
+                    order=order)
+        return table
+
+    _check_grad("gru_backward", key, out, expected, mistakes, T, B)
+
+
+# --------------------------------------------------------------------------------------------
+# Gradient clipping and the gradient checker
+# --------------------------------------------------------------------------------------------
+
+def random_grads(seed: int, scale: float) -> dict[str, np.ndarray]:
+    """A dict of gradients of an RNN's five parameters, entries N(0, scale**2)."""
+    rng = np.random.default_rng(seed)
+    shapes = {"W_xh": (3, 4), "W_hh": (4, 4), "b_h": (4,), "W_hy": (4, 2), "b_y": (2,)}
+    return {k: scale * rng.standard_normal(s) for k, s in shapes.items()}
+
+
+def check_clip_grad_norm(fn: Callable, max_norm: float, seed: int = 0, scale: float = 1.0):
+    """clip_grad_norm(grads, max_norm) against ``torch.nn.utils.clip_grad_norm_``."""
+    grads = random_grads(seed, scale)
+    out = unpack("clip_grad_norm", call(fn, grads, max_norm), 2, "(clipped_grads, total_norm)")
+    clipped, total = out
+    exp_clipped, exp_total = ref.clip_grad_norm(grads, max_norm)
+    if isinstance(total, torch.Tensor) or not np.isscalar(total) and np.ndim(total) != 0:
+        _fail(f"total_norm must be a float; got a {type(total).__name__}.")
+    total = float(total)
+    norms = {k: float(np.linalg.norm(g)) for k, g in grads.items()}
+    if not np.isclose(total, exp_total, rtol=1e-6):
+        guesses = {
+            "the sum of squares, without the square root": exp_total ** 2,
+            "the sum of the per-tensor norms instead of the global L2 norm": sum(norms.values()),
+            "the largest per-tensor norm instead of the global L2 norm": max(norms.values()),
+            "the norm of the clipped gradients (compute it before clipping)": min(
+                exp_total, max_norm),
+        }
+        why = next((k for k, g in guesses.items() if np.isclose(total, g, rtol=1e-6)), None)
+        _fail(f"total_norm is {total:.6g}, expected {exp_total:.6g} (global L2 norm over all "
+              "gradients)" + (f"; it looks like {why}." if why else "."))
+    if not isinstance(clipped, Mapping) or set(clipped) != set(grads):
+        _fail(f"clipped_grads must be a dict with the same keys as grads ({', '.join(grads)}).")
+
+    def mistakes(key):
+        per_tensor = {k: g * min(1.0, max_norm / (norms[k] + 1e-6)) for k, g in grads.items()}
+        always = {k: g * max_norm / (exp_total + 1e-6) for k, g in grads.items()}
+        return {
+            "per-tensor instead of global clipping (each tensor clipped by its own norm)":
+                per_tensor[key],
+            "gradients rescaled even though the total norm is below max_norm": always[key],
+            "no clipping applied": grads[key],
+        }
+
+    for k in grads:
+        check_array(f"clipped_grads[{k!r}]", clipped[k], exp_clipped[k],
+                    mistakes=lambda k=k: mistakes(k), rtol=1e-5, atol=1e-10,
+                    reference="torch.nn.utils.clip_grad_norm_")
+
+
+def check_numerical_gradient(fn: Callable, eps: float = 1e-5, seed: int = 0):
+    """numerical_gradient(f, x, eps) on a smooth non-quadratic function of a 2-D array."""
+    rng = np.random.default_rng(seed)
+    A, C = rng.standard_normal((3, 4)), rng.standard_normal((3, 4))
+    x = rng.standard_normal((3, 4))
+
+    def f(z):
+        return float(np.sum(A * np.sin(z)) + np.sum(C * z ** 3) / 3)
+
+    exact = A * np.cos(x) + C * x ** 2
+    got = call(fn, f, x, eps)
+    forward = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        xp = x.copy()
+        xp[i] += eps
+        forward[i] = (f(xp) - f(x)) / eps
+    check_array("the numerical gradient", got, exact, rtol=1e-7, atol=1e-8,
+                reference="the exact gradient",
+                mistakes={"a one-sided (forward) difference instead of the centred one":
+                          forward,
+                          "divided by eps instead of 2 * eps": 2 * exact})

@@ -1,0 +1,112 @@
+"""Checks for the graded training code: truncated BPTT in NumPy (assignment ``bptt``).
+
+The reference is the same training written with ``torch.autograd`` and
+``torch.nn.utils.clip_grad_norm_`` in float64; known mistakes (state not carried between
+chunks, no clipping, per-tensor clipping, summed loss) are recomputed with flags so the
+feedback can name them.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+
+import numpy as np
+import torch
+
+from rnncourse import grading_reference as ref
+from rnncourse.checks import check_array, draw
+
+PARAMS = ("W_xh", "W_hh", "b_h", "W_hy", "b_y")
+
+
+def tbptt_reference(X, Y, params: dict, k: int, lr: float, max_norm: float, n_epochs: int,
+                    *, reset_state: bool = False, clip: str = "global", loss: str = "mean",
+                    carry_across_epochs: bool = False) -> tuple[list[float], dict]:
+    """Truncated BPTT with plain SGD, as specified in the ``bptt`` assignment.
+
+    Returns (chunk losses before each update, final parameters). Flags recompute mistakes:
+    ``reset_state`` (h = 0 at every chunk), ``clip`` in {"global", "none", "per_tensor"},
+    ``loss="sum"``, ``carry_across_epochs`` (h not reset to zeros at a new epoch).
+    """
+    P = {n: ref.as_t(params[n], True) for n in PARAMS}
+    X_t, Y_t = ref.as_t(X), ref.as_t(Y)
+    T, B = X.shape[:2]
+    H = params["W_hh"].shape[0]
+    losses = []
+    h = torch.zeros(B, H, dtype=ref.DT)
+    for _ in range(n_epochs):
+        if not carry_across_epochs:
+            h = torch.zeros(B, H, dtype=ref.DT)
+        for s in range(0, T, k):
+            h_in = torch.zeros(B, H, dtype=ref.DT) if reset_state else h
+            Hs = ref.rnn_steps(X_t[s:s + k], h_in, P["W_xh"], P["W_hh"], P["b_h"])
+            diff = Hs @ P["W_hy"] + P["b_y"] - Y_t[s:s + k]
+            L = (diff ** 2).mean() if loss == "mean" else (diff ** 2).sum()
+            losses.append(float(L.detach()))
+            L.backward()
+            if clip == "global":
+                torch.nn.utils.clip_grad_norm_(list(P.values()), max_norm)
+            elif clip == "per_tensor":
+                for p in P.values():
+                    torch.nn.utils.clip_grad_norm_([p], max_norm)
+            with torch.no_grad():
+                for p in P.values():
+                    p -= lr * p.grad
+                    p.grad = None
+            h = Hs[-1].detach()
+    return losses, {n: p.detach().numpy().copy() for n, p in P.items()}
+
+
+def tbptt_problem(seed: int, T: int, B: int, D: int, H: int, V: int):
+    """Seeded (X (T, B, D), Y (T, B, V), params) for checking ``train_tbptt``."""
+    a = draw(seed, scale=0.5, X=(T, B, D), Y=(T, B, V), W_xh=(D, H), W_hh=(H, H), b_h=(H,),
+             W_hy=(H, V), b_y=(V,))
+    return a["X"], a["Y"], {n: a[n] for n in PARAMS}
+
+
+def check_train_tbptt(fn: Callable, T: int = 23, B: int = 3, D: int = 2, H: int = 4,
+                      V: int = 2, k: int = 5, lr: float = 0.5, max_norm: float = 0.1,
+                      n_epochs: int = 2, seed: int = 0):
+    """train_tbptt(X, Y, params, k, lr, max_norm, n_epochs) against the torch reference.
+
+    Checks the list of chunk losses (one per chunk and epoch) and the final parameters.
+    """
+    X, Y, params = tbptt_problem(seed, T, B, D, H, V)
+    mine = copy.deepcopy(params)
+    X0, Y0 = X.copy(), Y.copy()
+    losses = fn(X, Y, mine, k, lr, max_norm, n_epochs)
+    if not (np.array_equal(X, X0) and np.array_equal(Y, Y0)):
+        raise AssertionError("train_tbptt modified X or Y in place; only params may change.")
+    exp_losses, exp_params = tbptt_reference(X, Y, params, k, lr, max_norm, n_epochs)
+    if isinstance(losses, list | tuple):
+        losses = np.asarray(losses, dtype=np.float64)
+    n_chunks = -(-T // k)
+
+    def variants(**flags):
+        return tbptt_reference(X, Y, params, k, lr, max_norm, n_epochs, **flags)
+
+    cache: dict = {}
+
+    def mistakes(i, key=None):
+        if not cache:
+            cache.update({
+                "the hidden state is not carried from chunk to chunk (reset to zeros)":
+                    variants(reset_state=True),
+                "the gradients are not clipped": variants(clip="none"),
+                "per-tensor instead of global clipping": variants(clip="per_tensor"),
+                "the loss is summed instead of averaged over (t, b, v)": variants(loss="sum"),
+                "the state is not reset to zeros at the start of an epoch":
+                    variants(carry_across_epochs=True),
+            })
+        return {m: (v[0] if i == 0 else v[1][key]) for m, v in cache.items()}
+
+    check_array(f"losses (one per chunk: {n_chunks} chunks x {n_epochs} epochs)", losses,
+                np.asarray(exp_losses), time_axis=True, mistakes=lambda: mistakes(0),
+                index_name="chunk",
+                reference="truncated BPTT in torch")
+    if not isinstance(mine, dict) or set(mine) != set(PARAMS):
+        raise AssertionError(f"params must keep exactly the keys {', '.join(PARAMS)}.")
+    for n in PARAMS:
+        check_array(f"params[{n!r}] after training", mine[n], exp_params[n],
+                    mistakes=lambda n=n: mistakes(1, n), reference="truncated BPTT in torch")

@@ -1,0 +1,62 @@
+"""Build small nbgrader notebooks and courses for tests, cell by cell, as nbgrader's tests do."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+from nbformat import v4
+
+
+def _meta(grade_id: str, **flags) -> dict:
+    meta = {"grade": False, "grade_id": grade_id, "locked": False, "schema_version": 3,
+            "solution": False, "task": False}
+    meta.update(flags)
+    return {"nbgrader": meta}
+
+
+def markdown_cell(text: str, grade_id: str) -> nbformat.NotebookNode:
+    """A locked markdown cell."""
+    return v4.new_markdown_cell(text, metadata=_meta(grade_id, locked=True))
+
+
+def solution_cell(source: str, grade_id: str) -> nbformat.NotebookNode:
+    """An autograded-answer cell: its ### BEGIN/END SOLUTION region is stubbed on release."""
+    return v4.new_code_cell(source, metadata=_meta(grade_id, solution=True))
+
+
+def grade_cell(source: str, grade_id: str, points: int) -> nbformat.NotebookNode:
+    """A locked test cell worth ``points``."""
+    return v4.new_code_cell(source, metadata=_meta(grade_id, grade=True, locked=True,
+                                                   points=points))
+
+
+def notebook(*cells: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    nb = v4.new_notebook()
+    nb.cells = list(cells)
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    return nb
+
+
+def add_assignment() -> nbformat.NotebookNode:
+    """A two-test assignment ``add``: a test worth 2 (with a hidden part), another worth 1."""
+    return notebook(
+        markdown_cell("# Adding numbers", "intro"),
+        solution_cell("def add(a, b):\n    ### BEGIN SOLUTION\n    return a + b\n"
+                      "    ### END SOLUTION", "add"),
+        grade_cell("assert add(1, 2) == 3\n### BEGIN HIDDEN TESTS\n"
+                   "assert add(2, 2) == 4, 'add(2, 2) should be 4'\n### END HIDDEN TESTS",
+                   "test_add", 2),
+        grade_cell("assert add(-1, 1) == 0, 'add(-1, 1) should be 0'", "test_add_negative", 1),
+    )
+
+
+def make_course(root: Path, assignments: dict[str, nbformat.NotebookNode]) -> Path:
+    """Write ``solutions/<name>/<name>.ipynb`` for each assignment under ``root``."""
+    (root / "autograder").mkdir(parents=True, exist_ok=True)
+    for name, nb in assignments.items():
+        folder = root / "solutions" / name
+        folder.mkdir(parents=True, exist_ok=True)
+        nbformat.write(nb, folder / f"{name}.ipynb")
+    return root

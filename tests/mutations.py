@@ -1,0 +1,338 @@
+"""The catalogues of wrong and of alternative correct implementations, and how to inject them.
+
+A learner's notebook is simulated by taking the release notebook (exercises/) and replacing
+each stub (``# YOUR CODE HERE`` / ``raise NotImplementedError()``) with the reference code of
+that function from solutions/, except for one function, whose code comes from the catalogue.
+
+An entry edits the reference code of one function: ``old`` -> ``new`` (a plain substring
+replacement, ``old`` must occur), or replaces the whole body when ``old`` is None.
+"""
+
+from __future__ import annotations
+
+import re
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parents[1]
+STUB = re.compile(r"^([ \t]*)# YOUR CODE HERE\n[ \t]*raise NotImplementedError\(\)", re.M)
+NAME = re.compile(r"^(?:def|class) (\w+)", re.M)
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One implementation of ``function`` in ``assignment``, as an edit of the reference."""
+
+    id: str
+    assignment: str
+    function: str
+    old: str | None
+    new: str
+
+    def body(self, reference: str) -> str:
+        if self.old is None:
+            return textwrap.dedent(self.new).strip("\n")
+        if self.old not in reference:
+            raise ValueError(f"{self.id}: {self.old!r} is not in the reference {self.function}")
+        return reference.replace(self.old, self.new)
+
+
+def solution_bodies(assignment: str) -> dict[str, str]:
+    """Function or class name -> the code between its BEGIN/END SOLUTION markers, dedented."""
+    nb = nbformat.read(ROOT / "solutions" / assignment / f"{assignment}.ipynb", as_version=4)
+    bodies = {}
+    for cell in nb.cells:
+        if not cell.get("metadata", {}).get("nbgrader", {}).get("solution"):
+            continue
+        m = NAME.search(cell.source)
+        lines = cell.source.splitlines()
+        start = next(i for i, s in enumerate(lines) if "### BEGIN SOLUTION" in s)
+        end = next(i for i, s in enumerate(lines) if "### END SOLUTION" in s)
+        bodies[m.group(1)] = textwrap.dedent("\n".join(lines[start + 1:end]))
+    return bodies
+
+
+def learner_notebook(assignment: str, variant: Variant | None = None,
+                     complete: bool = True) -> nbformat.NotebookNode:
+    """The release notebook with every stub filled from the reference, except ``variant``.
+
+    With ``complete=False`` only the variant's function is filled (the others stay stubs).
+    """
+    nb = nbformat.read(ROOT / "exercises" / assignment / f"{assignment}.ipynb", as_version=4)
+    bodies = solution_bodies(assignment)
+    for cell in nb.cells:
+        if not cell.get("metadata", {}).get("nbgrader", {}).get("solution"):
+            continue
+        name = NAME.search(cell.source).group(1)
+        if variant is not None and name == variant.function:
+            code = variant.body(bodies[name])
+        elif complete:
+            code = bodies[name]
+        else:
+            continue
+        cell.source = STUB.sub(lambda m, code=code: textwrap.indent(code, m.group(1)),
+                               cell.source, count=1)
+    return nb
+
+
+V = Variant
+
+# --------------------------------------------------------------------------------------------
+# Wrong implementations: every one must lose points.
+# --------------------------------------------------------------------------------------------
+MUTANTS = [
+    # rnn_forward
+    V("rnn_cell_tanh_missing", "rnn_forward", "rnn_cell_forward",
+      "np.tanh(x @ W_xh + h_prev @ W_hh + b_h)", "x @ W_xh + h_prev @ W_hh + b_h"),
+    V("rnn_cell_W_hh_transposed", "rnn_forward", "rnn_cell_forward",
+      "h_prev @ W_hh", "h_prev @ W_hh.T"),
+    V("rnn_cell_bias_twice", "rnn_forward", "rnn_cell_forward", "+ b_h)", "+ 2 * b_h)"),
+    V("rnn_cell_sigmoid_for_tanh", "rnn_forward", "rnn_cell_forward",
+      "np.tanh(x @ W_xh + h_prev @ W_hh + b_h)",
+      "1 / (1 + np.exp(-(x @ W_xh + h_prev @ W_hh + b_h)))"),
+    V("rnn_h_prev_not_carried", "rnn_forward", "rnn_forward",
+      "h = rnn_cell_forward(x, h,", "h = rnn_cell_forward(x, h0,"),
+    V("rnn_returns_h0_to_hT-1", "rnn_forward", "rnn_forward", None, """
+h = h0
+Hs = []
+for x in X:
+    Hs.append(h)
+    h = rnn_cell_forward(x, h, W_xh, W_hh, b_h)
+return np.stack(Hs)
+"""),
+    V("rnn_returns_last_state_only", "rnn_forward", "rnn_forward",
+      "return np.stack(Hs)", "return h"),
+    V("rnn_h0_ignored", "rnn_forward", "rnn_forward", "h = h0", "h = np.zeros_like(h0)"),
+    V("rnn_batch_first_output", "rnn_forward", "rnn_forward",
+      "return np.stack(Hs)", "return np.stack(Hs, axis=1)"),
+    V("rnn_float32_output", "rnn_forward", "rnn_forward",
+      "return np.stack(Hs)", "return np.stack(Hs).astype(np.float32)"),
+    # lstm_forward
+    V("lstm_gate_order_ifog", "lstm_forward", "lstm_cell_forward", None, """
+H = h_prev.shape[1]
+a = x @ W_x + h_prev @ W_h + b
+i, f = sigmoid(a[:, :H]), sigmoid(a[:, H:2 * H])
+o, g = sigmoid(a[:, 2 * H:3 * H]), np.tanh(a[:, 3 * H:])
+c = f * c_prev + i * g
+return o * np.tanh(c), c
+"""),
+    V("lstm_sigmoid_for_g", "lstm_forward", "lstm_cell_forward",
+      "g = np.tanh(a[:, 2 * H:3 * H])", "g = sigmoid(a[:, 2 * H:3 * H])"),
+    V("lstm_h_from_c_prev", "lstm_forward", "lstm_cell_forward",
+      "h = o * np.tanh(c)", "h = o * np.tanh(c_prev)"),
+    V("lstm_returns_c_h", "lstm_forward", "lstm_cell_forward", "return h, c", "return c, h"),
+    V("lstm_cell_state_not_carried", "lstm_forward", "lstm_forward",
+      "h, c = lstm_cell_forward(x, h, c,", "h, c = lstm_cell_forward(x, h, c0,"),
+    V("lstm_returns_c0", "lstm_forward", "lstm_forward",
+      "return np.stack(Hs), c", "return np.stack(Hs), c0"),
+    # gru_forward
+    V("gru_update_flipped", "gru_forward", "gru_cell_forward",
+      "return (1 - z) * n + z * h_prev", "return z * n + (1 - z) * h_prev"),
+    V("gru_cho_reset", "gru_forward", "gru_cell_forward",
+      "n = np.tanh(ax[:, 2 * H:] + r * ah[:, 2 * H:])",
+      "n = np.tanh(ax[:, 2 * H:] + (r * h_prev) @ W_h[:, 2 * H:] + b_h[2 * H:])"),
+    V("gru_gate_order_zrn", "gru_forward", "gru_cell_forward",
+      "z = sigmoid(ax[:, H:2 * H] + ah[:, H:2 * H])",
+      "z = r\nr = sigmoid(ax[:, H:2 * H] + ah[:, H:2 * H])"),
+    V("gru_h_prev_not_carried", "gru_forward", "gru_forward",
+      "h = gru_cell_forward(x, h,", "h = gru_cell_forward(x, h0,"),
+    V("sigmoid_tanh_instead", "gru_forward", "sigmoid",
+      "return 1.0 / (1.0 + np.exp(-z))", "return np.tanh(z)"),
+    # bptt
+    V("rnn_backward_dh_next_not_accumulated", "bptt", "rnn_backward",
+      "da = (dHs[t] + dh_next)", "da = (dHs[t])"),
+    V("rnn_backward_tanh_grad_at_h_prev", "bptt", "rnn_backward",
+      "* (1 - Hs[t] ** 2)", "* (1 - h_prev ** 2)"),
+    V("rnn_backward_dW_hh_uses_h_t", "bptt", "rnn_backward",
+      "dW_hh += h_prev.T @ da", "dW_hh += Hs[t].T @ da"),
+    V("rnn_backward_db_mean_over_batch", "bptt", "rnn_backward",
+      "db_h += da.sum(axis=0)", "db_h += da.mean(axis=0)"),
+    V("numerical_gradient_forward_difference", "bptt", "numerical_gradient",
+      "x[i] = old - eps\n    f_minus = f(x)", "x[i] = old\n    f_minus = f(x)"),
+    V("numerical_gradient_x_not_restored", "bptt", "numerical_gradient",
+      "    x[i] = old\n    grad[i]", "    grad[i]"),
+    V("clip_per_tensor", "bptt", "clip_grad_norm", None, """
+out = {}
+total_norm = float(np.sqrt(sum(np.sum(g ** 2) for g in grads.values())))
+for k, g in grads.items():
+    out[k] = g * min(1.0, max_norm / (np.linalg.norm(g) + 1e-6))
+return out, total_norm
+"""),
+    V("clip_always_rescales", "bptt", "clip_grad_norm",
+      "scale = min(1.0, max_norm / (total_norm + 1e-6))",
+      "scale = max_norm / (total_norm + 1e-6)"),
+    V("clip_total_norm_squared", "bptt", "clip_grad_norm",
+      "total_norm = float(np.sqrt(sum(", "total_norm = float((sum("),
+    V("tbptt_state_reset_each_chunk", "bptt", "train_tbptt",
+      "        Xc, Yc = X[s:s + k], Y[s:s + k]",
+      "        h = np.zeros((B, H))\n        Xc, Yc = X[s:s + k], Y[s:s + k]"),
+    V("tbptt_no_clipping", "bptt", "train_tbptt",
+      "grads, _ = clip_grad_norm(grads, max_norm)", "pass"),
+    V("tbptt_loss_summed", "bptt", "train_tbptt",
+      "dY = 2 * diff / diff.size", "dY = 2 * diff"),
+    # gated_backward
+    V("lstm_backward_dc_next_not_carried", "gated_backward", "lstm_backward",
+      "dc_next = dc * f", "dc_next = 0 * dc"),
+    V("lstm_backward_tanh_grad_of_c", "gated_backward", "lstm_backward",
+      "dc = dc_next + dh * o * (1 - tc ** 2)", "dc = dc_next + dh * o * (1 - c_prev ** 2)"),
+    V("lstm_backward_dh_next_not_accumulated", "gated_backward", "lstm_backward",
+      "dh = dHs[t] + dh_next", "dh = dHs[t]"),
+    V("gru_backward_direct_path_missing", "gated_backward", "gru_backward",
+      "dh_next = dh * z + dah @ W_h.T", "dh_next = dah @ W_h.T"),
+    V("gru_backward_reset_not_applied", "gated_backward", "gru_backward",
+      "dah = np.concatenate([dar, daz, dan * r], axis=1)",
+      "dah = np.concatenate([dar, daz, dan], axis=1)"),
+    # forecasting
+    V("windows_target_not_shifted", "forecasting", "make_windows",
+      "series[idx + 1]", "series[idx]"),
+    V("forecaster_ignores_state", "forecasting", "Forecaster",
+      "Hs, state = self.rnn(X, state)", "Hs, state = self.rnn(X)"),
+    V("train_without_clipping", "forecasting", "train",
+      "nn.utils.clip_grad_norm_(model.parameters(), max_norm)", "pass"),
+    V("forecast_state_not_carried", "forecasting", "forecast",
+      "y, state = model(y, state)", "y, state = model(y)"),
+    V("forecast_starts_with_last_value", "forecasting", "forecast",
+      "y = pred[-1:]", "y = x[-1:]"),
+]
+
+# --------------------------------------------------------------------------------------------
+# Alternative correct implementations: every one must get full marks.
+# --------------------------------------------------------------------------------------------
+ALTERNATIVES = [
+    V("rnn_cell_einsum", "rnn_forward", "rnn_cell_forward", None, """
+return np.tanh(np.einsum("bd,dh->bh", x, W_xh) + np.einsum("bk,kh->bh", h_prev, W_hh) + b_h)
+"""),
+    V("rnn_cell_tanh_from_exp", "rnn_forward", "rnn_cell_forward", None, """
+a = x @ W_xh + h_prev @ W_hh + b_h
+e = np.exp(-2 * np.abs(a))  # stable: never overflows
+return np.sign(a) * (1 - e) / (1 + e)
+"""),
+    V("rnn_forward_preallocated_inline", "rnn_forward", "rnn_forward", None, """
+T, B, _ = X.shape
+Hs = np.empty((T, B, W_hh.shape[0]))
+h = h0
+for t in range(T):
+    h = np.tanh(X[t] @ W_xh + h @ W_hh + b_h)
+    Hs[t] = h
+return Hs
+"""),
+    V("rnn_forward_input_projection_first", "rnn_forward", "rnn_forward", None, """
+XW = X @ W_xh + b_h  # (T, B, H): every input projection at once
+Hs = np.zeros(XW.shape)
+h = h0
+for t in range(X.shape[0]):
+    h = np.tanh(XW[t] + h @ W_hh)
+    Hs[t] = h
+return Hs
+"""),
+    V("sigmoid_via_tanh", "lstm_forward", "sigmoid", None, "return 0.5 * (1 + np.tanh(z / 2))"),
+    V("lstm_cell_split_gates", "lstm_forward", "lstm_cell_forward", None, """
+a = x @ W_x + h_prev @ W_h + b
+ai, af, ag, ao = np.split(a, 4, axis=1)
+c = sigmoid(af) * c_prev + sigmoid(ai) * np.tanh(ag)
+return sigmoid(ao) * np.tanh(c), c
+"""),
+    V("lstm_forward_preallocated", "lstm_forward", "lstm_forward", None, """
+Hs = np.zeros((X.shape[0],) + h0.shape)
+h, c = h0.copy(), c0.copy()
+for t in range(X.shape[0]):
+    h, c = lstm_cell_forward(X[t], h, c, W_x, W_h, b)
+    Hs[t] = h
+return Hs, c
+"""),
+    V("gru_cell_separate_matmuls", "gru_forward", "gru_cell_forward", None, """
+H = h_prev.shape[1]
+r_, z_, n_ = slice(0, H), slice(H, 2 * H), slice(2 * H, 3 * H)
+r = sigmoid(x @ W_x[:, r_] + b_x[r_] + h_prev @ W_h[:, r_] + b_h[r_])
+z = sigmoid(x @ W_x[:, z_] + b_x[z_] + h_prev @ W_h[:, z_] + b_h[z_])
+n = np.tanh(x @ W_x[:, n_] + b_x[n_] + r * (h_prev @ W_h[:, n_] + b_h[n_]))
+return n + z * (h_prev - n)
+"""),
+    V("sigmoid_scipy_expit", "gru_forward", "sigmoid", None, """
+from scipy.special import expit
+return expit(z)
+"""),
+    V("gru_forward_list_comprehension_free", "gru_forward", "gru_forward", None, """
+out = np.empty((X.shape[0], X.shape[1], h0.shape[1]))
+h = h0
+for t, x in enumerate(X):
+    out[t] = h = gru_cell_forward(x, h, W_x, W_h, b_x, b_h)
+return out
+"""),
+    V("rnn_backward_einsum_after_loop", "bptt", "rnn_backward", None, """
+Hs = rnn_forward(X, h0, W_xh, W_hh, b_h)
+H_prev = np.concatenate([h0[None], Hs[:-1]])  # (T, B, H): h_0 .. h_{T-1}
+dA = np.zeros_like(Hs)
+dh = np.zeros_like(h0)
+for t in range(X.shape[0] - 1, -1, -1):
+    dA[t] = (dHs[t] + dh) * (1 - Hs[t] ** 2)
+    dh = dA[t] @ W_hh.T
+return {"dX": dA @ W_xh.T, "dh0": dh,
+        "dW_xh": np.einsum("tbd,tbh->dh", X, dA),
+        "dW_hh": np.einsum("tbk,tbh->kh", H_prev, dA),
+        "db_h": dA.sum(axis=(0, 1))}
+"""),
+    V("numerical_gradient_on_copies", "bptt", "numerical_gradient", None, """
+grad = np.zeros(x.shape)
+flat = grad.reshape(-1)
+for j in range(x.size):
+    e = np.zeros(x.size)
+    e[j] = eps
+    e = e.reshape(x.shape)
+    flat[j] = (f(x + e) - f(x - e)) / (2 * eps)
+return grad
+"""),
+    V("clip_if_above_without_epsilon", "bptt", "clip_grad_norm", None, """
+total_norm = float(np.linalg.norm(np.concatenate([g.ravel() for g in grads.values()])))
+if total_norm > max_norm:
+    return {k: g * (max_norm / total_norm) for k, g in grads.items()}, total_norm
+return {k: g.copy() for k, g in grads.items()}, total_norm
+"""),
+    V("tbptt_tensordot_readout", "bptt", "train_tbptt",
+      'np.einsum("tbh,tbv->hv", Hs, dY)',
+      "np.tensordot(Hs, dY, axes=([0, 1], [0, 1]))"),
+    V("lstm_backward_reordered_products", "gated_backward", "lstm_backward",
+      "dc = dc_next + dh * o * (1 - tc ** 2)",
+      "dc = dh * (o * (1 - tc * tc)) + dc_next"),
+    V("gru_backward_split_recurrent_blocks", "gated_backward", "gru_backward",
+      "dh_next = dh * z + dah @ W_h.T",
+      "dh_next = (dh * z + dar @ W_h[:, :H].T + daz @ W_h[:, H:2 * H].T"
+      " + (dan * r) @ W_h[:, 2 * H:].T)"),
+    V("forecaster_gru", "forecasting", "Forecaster", "nn.LSTM(1, hidden_size)",
+      "nn.GRU(1, hidden_size)"),
+    V("windows_sliding_window_view", "forecasting", "make_windows", None, """
+w = np.lib.stride_tricks.sliding_window_view(series, window + 1)  # (M, window + 1)
+X = torch.tensor(w[:, :-1].T.copy(), dtype=torch.float32).unsqueeze(-1)
+Y = torch.tensor(w[:, 1:].T.copy(), dtype=torch.float32).unsqueeze(-1)
+return X, Y
+"""),
+    V("train_batch_mean_of_losses", "forecasting", "train", None, """
+gen = torch.Generator().manual_seed(seed)
+optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+losses = []
+for _ in range(n_epochs):
+    batch_losses = []
+    for idx in torch.randperm(X.shape[1], generator=gen).split(batch_size):
+        optimizer.zero_grad()
+        loss = ((model(X[:, idx])[0] - Y[:, idx]) ** 2).mean()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=max_norm)
+        optimizer.step()
+        batch_losses.append(loss.item())
+    losses.append(sum(batch_losses) / len(batch_losses))
+return losses
+"""),
+    V("forecast_rerun_without_state", "forecasting", "forecast", None, """
+seq = list(np.asarray(history, dtype=np.float32))
+out = []
+with torch.no_grad():
+    for _ in range(steps):
+        pred, _ = model(torch.tensor(seq).reshape(-1, 1, 1))
+        out.append(float(pred[-1, 0, 0]))
+        seq.append(out[-1])
+return np.array(out)
+"""),
+]

@@ -1,0 +1,85 @@
+"""The built book (`make build`): every page is there, executed, with figures, and no solution."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+HTML = ROOT / "_build" / "html"
+pytestmark = pytest.mark.book
+
+CHAPTER_PARTS = ("book/structure/", "book/cells/", "book/training/", "book/applications/")
+
+
+def toc_files() -> list[str]:
+    """Every file the table of contents lists, without extension."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [toc["root"]]
+    for part in toc["parts"]:
+        files += [ch["file"] for ch in part["chapters"]]
+    return files
+
+
+def page(name: str) -> str:
+    path = HTML / f"{name}.html"
+    if not HTML.is_dir():
+        pytest.fail("the book is not built: run `make build` first")
+    assert path.is_file(), f"{name} is in _toc.yml but {path} was not built"
+    return path.read_text(encoding="utf-8")
+
+
+def has_code_cells(name: str) -> bool:
+    src = ROOT / f"{name}.md"
+    return src.is_file() and "```{code-cell}" in src.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("name", toc_files())
+def test_every_page_in_the_toc_is_built(name):
+    assert "<h1" in page(name)
+
+
+@pytest.mark.parametrize("name", toc_files())
+def test_no_page_shows_an_error_or_stderr_output(name):
+    html = page(name)
+    assert 'class="output traceback' not in html, f"{name} shows a traceback"
+    assert 'class="output stderr' not in html, f"{name} shows stderr output"
+
+
+@pytest.mark.parametrize("name", [n for n in toc_files() if has_code_cells(n)])
+def test_pages_with_code_were_executed(name):
+    assert "cell_output" in page(name), f"{name} has code cells but no outputs"
+
+
+@pytest.mark.parametrize("name", [n for n in toc_files() if n.startswith(CHAPTER_PARTS)])
+def test_every_chapter_has_an_executed_figure(name):
+    html = page(name)
+    outputs = html.split("cell_output")[1:]
+    assert any("<img" in out.split("</div>")[0] or "<img" in out[:2000] for out in outputs), (
+        f"{name} has no figure among its cell outputs")
+
+
+@pytest.mark.parametrize("name", [n for n in toc_files() if n.startswith("exercises/")])
+def test_exercises_appear_unexecuted(name):
+    assert "cell_output" not in page(name)
+
+
+def test_built_html_holds_no_solution_or_hidden_test():
+    if not HTML.is_dir():
+        pytest.fail("the book is not built: run `make build` first")
+    leaks = []
+    for path in HTML.rglob("*"):
+        if path.is_file() and path.suffix in {".html", ".ipynb", ".md", ".txt", ".py", ".js"}:
+            text = path.read_text(encoding="utf-8", errors="replace")
+            if re.search(r"BEGIN (SOLUTION|HIDDEN TESTS)", text):
+                leaks.append(str(path.relative_to(HTML)))
+    assert not leaks, f"solution or hidden-test text in {leaks}"
+
+
+def test_no_solution_notebook_is_published():
+    if not HTML.is_dir():
+        pytest.fail("the book is not built: run `make build` first")
+    assert not list(HTML.rglob("solutions/*")), "solutions/ must never be in the built book"

@@ -1,0 +1,78 @@
+"""exercises/ is the student release that nbgrader generates from solutions/, and nothing else."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import nbformat
+import pytest
+
+from autograder.course import assignments, find_root
+from autograder.release import LEFTOVER_MARKERS, generate
+
+ROOT = find_root()
+ASSIGNMENTS = assignments(ROOT)
+
+
+def cells(path):
+    """Each cell's type, source and nbgrader metadata: what the release comparison looks at."""
+    nb = nbformat.read(path, as_version=4)
+    return [(c.cell_type, c.source, c.metadata.get("nbgrader")) for c in nb.cells]
+
+
+def test_there_is_at_least_one_assignment():
+    assert ASSIGNMENTS, "solutions/ holds no assignment"
+
+
+def test_solutions_and_exercises_hold_the_same_assignments(root):
+    released = sorted(p.name for p in (root / "exercises").iterdir() if p.is_dir())
+    assert released == ASSIGNMENTS
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_exercises_are_exactly_what_nbgrader_generates(root, assignment, tmp_path):
+    fresh = generate(root, assignment, tmp_path)
+    committed = root / "exercises" / assignment
+    names = sorted(p.name for p in fresh.iterdir())
+    assert sorted(p.name for p in committed.iterdir()) == names, "run `make exercises`"
+    for nb in fresh.glob("*.ipynb"):
+        assert cells(committed / nb.name) == cells(nb), f"{nb.name}: run `make exercises`"
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_release_holds_no_solution_or_hidden_test_marker(root, assignment):
+    for path in (root / "exercises" / assignment).rglob("*"):
+        if path.is_file():
+            text = path.read_text(errors="replace")
+            assert not [m for m in LEFTOVER_MARKERS if m in text], path
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_source_notebooks_carry_no_outputs(root, assignment):
+    for path in (root / "solutions" / assignment).glob("*.ipynb"):
+        nb = nbformat.read(path, as_version=4)
+        assert not [c for c in nb.cells if c.cell_type == "code" and c.outputs], path
+
+
+def validate(path) -> str:
+    proc = subprocess.run([sys.executable, "-m", "nbgrader", "validate", str(path)],
+                          capture_output=True, text=True, timeout=600)
+    return proc.stdout + proc.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_nbgrader_validate_passes_on_the_solution(root, assignment):
+    for path in (root / "solutions" / assignment).glob("*.ipynb"):
+        out = validate(path)
+        assert "Success! Your notebook passes all the tests." in out, out[-2000:]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_nbgrader_validate_fails_on_the_release(root, assignment):
+    for path in (root / "exercises" / assignment).glob("*.ipynb"):
+        out = validate(path)
+        assert re.search(r"VALIDATION FAILED ON \d+ CELL", out), out[-2000:]

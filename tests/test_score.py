@@ -1,0 +1,113 @@
+"""`python -m autograder score`: one notebook graded against its assignment, hidden tests too."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import nbformat
+import pytest
+
+from autograder.release import generate
+from autograder.score import score_notebook
+
+
+@pytest.fixture
+def release(toy_course):
+    """The student release of the toy assignment, as a learner downloads it."""
+    return generate(toy_course, "add", toy_course / "exercises") / "add.ipynb"
+
+
+def fill_in(release_path, body: str, dest):
+    """Write the release with the learner's ``body`` in place of the stubbed solution."""
+    nb = nbformat.read(release_path, as_version=4)
+    for cell in nb.cells:
+        if cell.metadata.get("nbgrader", {}).get("solution"):
+            cell.source = f"def add(a, b):\n    {body}"
+    nbformat.write(nb, dest)
+    return dest
+
+
+def test_json_report_has_assignment_scores_and_one_entry_per_test(toy_course, release,
+                                                                  run_autograder):
+    proc = run_autograder("score", toy_course / "solutions" / "add" / "add.ipynb", "--json")
+    report = json.loads(proc.stdout)
+    assert report["assignment"] == "add"
+    assert (report["score"], report["max_score"]) == (3.0, 3.0)
+    assert [t["name"] for t in report["tests"]] == ["test_add", "test_add_negative"]
+    assert set(report["tests"][0]) == {"name", "points", "max_points", "passed", "message"}
+
+
+def test_release_scores_zero_and_exits_zero(release, run_autograder):
+    report = json.loads(run_autograder("score", release, "--json").stdout)
+    assert report["score"] == 0.0
+    assert all(not t["passed"] and "NotImplementedError" in t["message"]
+               for t in report["tests"])
+
+
+def test_hidden_tests_run_and_give_partial_credit(release, tmp_path):
+    # Passes the visible test add(1, 2) == 3 and the second test, fails the hidden add(2, 2).
+    nb = fill_in(release, "return a + b if a != 2 else 0", tmp_path / "add.ipynb")
+    report = score_notebook(nb)
+    assert report["score"] == 1.0
+    assert report["tests"][0]["message"] == "AssertionError: add(2, 2) should be 4"
+
+
+def test_edited_test_cell_is_restored_from_the_source(release, tmp_path):
+    nb = nbformat.read(release, as_version=4)
+    for cell in nb.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade"):
+            cell.source = "pass  # the learner deleted the test"
+    nbformat.write(nb, tmp_path / "add.ipynb")
+    assert score_notebook(tmp_path / "add.ipynb")["score"] == 0.0
+
+
+def test_stderr_output_does_not_cost_points(release, tmp_path):
+    body = "import sys, warnings\n    warnings.warn('harmless')\n" \
+           "    print('progress', file=sys.stderr)\n    return a + b"
+    nb = fill_in(release, body, tmp_path / "add.ipynb")
+    assert score_notebook(nb)["score"] == 3.0
+
+
+def test_assignment_is_found_from_cell_ids_when_the_file_is_renamed(release, tmp_path):
+    renamed = shutil.copy(release, tmp_path / "my homework.ipynb")
+    assert score_notebook(renamed)["assignment"] == "add"
+
+
+def test_copy_suffix_in_file_name_is_ignored(release, tmp_path):
+    copy = shutil.copy(release, tmp_path / "add (1).ipynb")
+    assert score_notebook(copy)["assignment"] == "add"
+
+
+def test_unreadable_file_gives_one_line_message_and_nonzero_exit(toy_course, tmp_path,
+                                                                 run_autograder):
+    bad = tmp_path / "add.ipynb"
+    bad.write_text("{ this is not json")
+    proc = run_autograder("score", bad, retcode=2)
+    assert proc.stderr.startswith("UnreadableNotebook: ")
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in proc.stderr
+
+
+def test_missing_file_is_reported_by_name(toy_course, tmp_path, run_autograder):
+    proc = run_autograder("score", tmp_path / "nowhere.ipynb", retcode=2)
+    assert "nowhere.ipynb: no such file" in proc.stderr
+
+
+def test_unknown_assignment_names_the_known_ones(toy_course, release, run_autograder):
+    proc = run_autograder("score", release, "--assignment", "lstm", retcode=2)
+    assert proc.stderr.startswith("UnknownAssignment: ")
+    assert "known: add" in proc.stderr
+
+
+def test_notebook_of_no_assignment_says_how_to_name_it(toy_course, tmp_path, run_autograder):
+    from tests.builders import notebook
+
+    nbformat.write(notebook(), tmp_path / "untitled.ipynb")
+    proc = run_autograder("score", tmp_path / "untitled.ipynb", retcode=2)
+    assert "--assignment NAME" in proc.stderr
+
+
+def test_unknown_command_lists_the_commands(run_autograder):
+    proc = run_autograder("grades", retcode=2)
+    assert "score" in proc.stderr and "release" in proc.stderr
