@@ -22,8 +22,11 @@ c.Execute.startup_timeout = 60
 # nbgrader fails a test cell that writes anything to stderr: a harmless warning from numpy or
 # torch, or a learner's progress bar, would zero a correct answer. Move stderr to stdout in
 # executed notebooks, after execution and before grades are saved.
+# Learners' code runs in a sandboxed kernel (autograder/sandbox.py) under GuardedExecute
+# (autograder/execute.py): per-notebook time budget, output cap, survives a dying kernel.
+c.GuardedExecute.notebook_timeout = 600
 c.Autograde.autograde_preprocessors = [
-    "nbgrader.preprocessors.Execute",
+    "autograder.execute.GuardedExecute",
     "autograder.preprocessors.StderrToStdout",
     "nbconvert.preprocessors.ClearMetadataPreprocessor",
     "nbgrader.preprocessors.LimitOutput",

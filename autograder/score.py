@@ -5,7 +5,8 @@ source, generated once by nbgrader (which records every test cell, hidden tests 
 a fresh gradebook). It lives in ``grading/cache/`` and is rebuilt when the source changes.
 To grade, we copy the template to a temporary folder, submit each notebook as its own
 student, run ``nbgrader autograde`` once (it restores every test and locked cell from the
-source before executing), and read the grades back from the gradebook.
+source before executing), and read the grades back from the gradebook: see
+``autograder.engine``, shared with ``grade``.
 """
 
 from __future__ import annotations
@@ -16,25 +17,14 @@ import shutil
 import tempfile
 from pathlib import Path
 
-import nbformat
-from nbgrader.api import Gradebook, MissingEntry
-
 from autograder.course import find_root, run_nbgrader, source_notebook
-from autograder.errors import NbgraderFailed
+from autograder.engine import GradeOptions, Submission, autograde_batch, failure_message
 from autograder.notebooks import match_assignment, read_notebook
 
+__all__ = ["GradeOptions", "failure_message", "format_report", "score_many", "score_notebook",
+           "template_course"]
+
 STUDENT = "learner"
-
-
-def failure_message(cell: nbformat.NotebookNode | None) -> str:
-    """One line saying why a test cell failed: the error's type and message."""
-    if cell is None:
-        return "the test cell is missing from the graded notebook"
-    for out in cell.get("outputs", []):
-        if out.get("output_type") == "error":
-            value = str(out.get("evalue", "")).strip()
-            return f"{out.get('ename', 'Error')}: {value}" if value else out.get("ename", "Error")
-    return "the test cell failed"
 
 
 def _source_hash(folder: Path) -> str:
@@ -64,66 +54,33 @@ def template_course(root: Path, assignment: str) -> Path:
     return cache
 
 
-def _cells_by_grade_id(nb: nbformat.NotebookNode) -> dict[str, nbformat.NotebookNode]:
-    return {c.metadata["nbgrader"]["grade_id"]: c for c in nb.cells
-            if c.get("metadata", {}).get("nbgrader", {}).get("grade_id")}
-
-
-def _result(gb: Gradebook, course: Path, assignment: str, notebook_id: str,
-            student: str) -> dict:
-    graded_path = course / "grading" / "autograded" / student / assignment / f"{notebook_id}.ipynb"
-    try:
-        sub = gb.find_submission_notebook(notebook_id, assignment, student)
-        graded = nbformat.read(graded_path, as_version=4)
-    except (MissingEntry, FileNotFoundError) as err:
-        raise NbgraderFailed(f"nbgrader did not grade the notebook of {student}") from err
-    cells = _cells_by_grade_id(graded)
-    order = {name: i for i, name in enumerate(cells)}  # the notebook's order
-    tests = []
-    for grade in sorted(sub.grades, key=lambda g: order.get(g.name, len(order))):
-        passed = grade.score >= grade.max_score
-        tests.append({
-            "name": grade.name,
-            "points": float(grade.score),
-            "max_points": float(grade.max_score),
-            "passed": bool(passed),
-            "message": "" if passed else failure_message(cells.get(grade.name)),
-        })
-    return {"assignment": assignment, "score": float(sub.score),
-            "max_score": float(sub.max_score), "tests": tests}
-
-
-def score_many(paths: list[Path | str], assignment: str, root: Path | None = None) -> list[dict]:
+def score_many(paths: list[Path | str], assignment: str, root: Path | None = None, *,
+               options: GradeOptions | None = None) -> list[dict]:
     """Grade several notebooks of one assignment in one nbgrader run; results in order.
 
     Each result is {assignment, score, max_score, tests: [{name, points, max_points,
-    passed, message}]}; ``message`` is empty for a passed test and says what went wrong
-    otherwise.
+    passed, message}], flagged, flags, repairs}; ``message`` is empty for a passed test and
+    says what went wrong otherwise, ``flags`` lists signs of tampering or hostile code (the
+    points of a tampered submission are withheld), ``repairs`` what was put back in shape.
+    Each notebook runs in its own sandboxed kernel (see ``autograder.sandbox``).
     """
     root = root or find_root()
-    notebook_id = source_notebook(root, assignment).stem
-    notebooks = [read_notebook(Path(p)) for p in paths]
-    students = [STUDENT if len(paths) == 1 else f"{STUDENT}{i:04d}" for i in range(len(paths))]
+    source_notebook(root, assignment)  # an unknown assignment fails here, before any work
+    subs = [Submission(STUDENT if len(paths) == 1 else f"{STUDENT}{i:04d}",
+                       read_notebook(Path(p)), filename=Path(p).name)
+            for i, p in enumerate(paths)]
     with tempfile.TemporaryDirectory(prefix="rnncourse-score-") as tmp:
-        course = Path(tmp) / "course"
-        shutil.copytree(template_course(root, assignment), course)
-        for student, nb in zip(students, notebooks, strict=True):
-            folder = course / "grading" / "submitted" / student / assignment
-            folder.mkdir(parents=True)
-            nbformat.write(nb, folder / f"{notebook_id}.ipynb")
-        run_nbgrader(course, "autograde", assignment, "--force", check=False)
-        db_url = f"sqlite:///{course / 'grading' / 'gradebook.db'}"
-        with Gradebook(db_url) as gb:
-            return [_result(gb, course, assignment, notebook_id, s) for s in students]
+        results = autograde_batch(root, assignment, subs, Path(tmp), options)
+    return [results[sub.student] for sub in subs]
 
 
 def score_notebook(path: Path | str, assignment: str | None = None,
-                   root: Path | None = None) -> dict:
+                   root: Path | None = None, *, options: GradeOptions | None = None) -> dict:
     """Grade one notebook; find its assignment from its name or cell ids unless given."""
     path = Path(path)
     root = root or find_root()
     assignment = assignment or match_assignment(root, path, read_notebook(path))
-    return score_many([path], assignment, root)[0]
+    return score_many([path], assignment, root, options=options)[0]
 
 
 def format_report(result: dict) -> str:
@@ -133,4 +90,8 @@ def format_report(result: dict) -> str:
         mark = "pass" if t["passed"] else "FAIL"
         line = f"  {mark}  {t['name']}  {t['points']:g}/{t['max_points']:g}"
         lines.append(line + (f"  {t['message']}" if t["message"] else ""))
+    lines += [f"  repaired: {r}" for r in result.get("repairs", [])]
+    if result.get("flagged"):
+        lines.append("  FLAGGED for manual review:")
+        lines += [f"    {f}" for f in result.get("flags", [])]
     return "\n".join(lines)

@@ -60,3 +60,26 @@ class MemoryClassifier(torch.nn.Module):
     def forward(self, X: torch.Tensor) -> torch.Tensor:
         Hs, _ = self.rnn(X)  # (T, B, H)
         return self.readout(Hs[-1]).squeeze(-1)  # (B,)
+
+
+def open_memory_gate(model: MemoryClassifier, bias: float) -> None:
+    """Start a gated cell in "keep, do not write" mode: memory gate open, input held back.
+
+    LSTM (bias blocks i, f, g, o): forget-gate bias ``+bias`` and input-gate bias ``-bias``,
+    the carousel setting f near 1, i near 0 (as in the chrono initialisation of Tallec and
+    Ollivier, 2018, with a single time scale). GRU (blocks r, z, n): update-gate bias
+    ``+bias``; in PyTorch's convention z multiplies h_prev, so this keeps the old state and,
+    since 1 - z admits the candidate, holds the input back at the same time.
+    PyTorch adds ``bias_ih`` and ``bias_hh``: each value goes into ``bias_ih`` and the same
+    block of ``bias_hh`` is zeroed. A simple RNN has no gate and raises ValueError.
+    """
+    if model.kind == "rnn":
+        raise ValueError("a simple RNN has no memory gate; use kind 'lstm' or 'gru'")
+    H = model.rnn.hidden_size
+    blocks = {"lstm": [(slice(H, 2 * H), bias), (slice(0, H), -bias)],
+              "gru": [(slice(H, 2 * H), bias)]}[model.kind]
+    with torch.no_grad():
+        for layer in range(model.rnn.num_layers):
+            for block, value in blocks:
+                getattr(model.rnn, f"bias_ih_l{layer}")[block] = value
+                getattr(model.rnn, f"bias_hh_l{layer}")[block] = 0.0

@@ -14,6 +14,9 @@ It does three things, each small:
    search function that answers *every* codec name, before ``latexcodec`` registers its own.
    pybtex's ``codecs.decode(..., "ulatex")`` then fails and so does sphinxcontrib-bibtex.
    The function is unregistered (every time it was registered; this also clears the cache).
+
+It also sets the theme's ``default_mode`` (an ``html_context`` value) to ``auto`` (light or dark as the reader's system
+prefers), which avoids a console error on a reader's first page.
 """
 
 from __future__ import annotations
@@ -25,8 +28,11 @@ from rnncourse.interactive import MARKER_CLASS, PLOTLY_JS, plotly_js_path
 _THEBE_MARKERS = ("THEBE_JS_URL", "sphinx-thebe.js")
 
 
-def _add_static_plotly(app, config) -> None:
+def _configure(app, config) -> None:
     config.html_static_path = [*config.html_static_path, str(plotly_js_path())]
+    # Without a default, a reader's first page logs "Got invalid theme mode" (an empty
+    # mode) as a console error; "auto" follows the reader's light or dark preference.
+    config.html_context = {"default_mode": "auto", **config.html_context}
 
 
 def _clean_scripts(app, pagename, templatename, context, doctree) -> None:
@@ -39,9 +45,10 @@ def _clean_scripts(app, pagename, templatename, context, doctree) -> None:
         text = f"{getattr(js, 'filename', js)} {getattr(js, 'attributes', {}).get('body', '')}"
         if not thebe_on and any(marker in text for marker in _THEBE_MARKERS):
             continue
-        if js in seen:
+        key = (getattr(js, "filename", js), tuple(sorted(getattr(js, "attributes", {}).items())))
+        if key in seen:  # the same script again, whatever its priority
             continue
-        seen.add(js)
+        seen.add(key)
         kept.append(js)
     scripts[:] = kept
 
@@ -67,7 +74,7 @@ def _unregister_future_typing_codec() -> None:
 def setup(app) -> dict:
     """Sphinx entry point."""
     _unregister_future_typing_codec()
-    app.connect("config-inited", _add_static_plotly)
+    app.connect("config-inited", _configure)
     app.connect("html-page-context", _load_plotly_where_needed)
     # Last, after the other extensions have added their per-page scripts.
     app.connect("html-page-context", _clean_scripts, priority=1000)

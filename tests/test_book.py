@@ -67,16 +67,45 @@ def test_exercises_appear_unexecuted(name):
     assert "cell_output" not in page(name)
 
 
-def test_built_html_holds_no_solution_or_hidden_test():
+def secret_lines() -> set[str]:
+    """Distinctive lines of the reference solutions and hidden tests in solutions/."""
+    import nbformat
+
+    secrets = set()
+    for path in (ROOT / "solutions").glob("*/*.ipynb"):
+        for cell in nbformat.read(path, as_version=4).cells:
+            inside = False
+            for line in cell.source.splitlines():
+                if re.search(r"### BEGIN (SOLUTION|HIDDEN TESTS)", line):
+                    inside = True
+                elif re.search(r"### END (SOLUTION|HIDDEN TESTS)", line):
+                    inside = False
+                elif inside and len(line.strip()) >= 30 and "=" in line:
+                    secrets.add(line.strip())
+    return secrets
+
+
+def published_text():
     if not HTML.is_dir():
         pytest.fail("the book is not built: run `make build` first")
-    leaks = []
     for path in HTML.rglob("*"):
         if path.is_file() and path.suffix in {".html", ".ipynb", ".md", ".txt", ".py", ".js"}:
-            text = path.read_text(encoding="utf-8", errors="replace")
-            if re.search(r"BEGIN (SOLUTION|HIDDEN TESTS)", text):
-                leaks.append(str(path.relative_to(HTML)))
-    assert not leaks, f"solution or hidden-test text in {leaks}"
+            yield path, path.read_text(encoding="utf-8", errors="replace")
+
+
+def test_published_exercises_hold_no_solution_or_hidden_test_marker():
+    leaks = [str(p.relative_to(HTML)) for p, text in published_text()
+             if "exercises" in p.parts and re.search(r"BEGIN (SOLUTION|HIDDEN TESTS)", text)]
+    assert not leaks, f"solution or hidden-test markers in {leaks}"
+
+
+def test_chapters_never_print_a_line_of_a_reference_solution_or_hidden_test():
+    secrets = secret_lines()
+    assert secrets, "found no solution lines in solutions/ to look for"
+    # The release itself is checked against nbgrader's generation in test_release.py.
+    leaks = sorted({(str(p.relative_to(HTML)), line) for p, text in published_text()
+                    if "exercises" not in p.parts for line in secrets if line in text})
+    assert not leaks, f"graded code printed in the book: {leaks[:5]}"
 
 
 def test_no_solution_notebook_is_published():

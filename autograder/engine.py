@@ -1,0 +1,191 @@
+"""Grade a batch of submissions of one assignment in a scratch course: the shared engine of
+``score`` and ``grade``.
+
+The pipeline, in order (each step needs the previous one):
+
+1. copy the assignment's *template course* (``score.template_course``: the source and a
+   gradebook that knows every test, hidden ones included) to a scratch folder;
+2. ``repair`` each submission against the release (missing, duplicated, reordered, retyped
+   cells, stripped metadata, wrong file name) and ``integrity.scan`` the learner's code;
+3. run ``nbgrader autograde`` once on the scratch course: nbgrader restores test and locked
+   cells from the source, and ``GuardedExecute`` runs each notebook in its own sandboxed
+   kernel (``autograder.sandbox``) under time and output limits;
+4. read the grades from the scratch gradebook and the guard files, outside any learner's
+   process; withhold the points of a submission whose grading was tampered with.
+"""
+
+from __future__ import annotations
+
+import copy
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+from nbgrader.api import Gradebook, MissingEntry
+
+from autograder import integrity
+from autograder.course import CONFIG_FILE, run_nbgrader, source_notebook
+from autograder.execute import guard_path
+from autograder.repair import repair
+
+
+@dataclass(frozen=True)
+class GradeOptions:
+    """Limits of one grading run (the defaults suit the course's assignments)."""
+
+    cell_timeout: int = 60
+    notebook_timeout: int = 600
+    sandbox: str = "auto"  # auto: bubblewrap when it works; bwrap: required; none: never
+    cpu_seconds: int = 600
+    memory_mb: int = 4096
+    processes: int = 128
+    max_output_bytes: int = 2_000_000
+
+    def config(self) -> str:
+        """The scratch course's nbgrader_config.py: the course's, with these limits."""
+        return "\n".join([
+            "c = get_config()  # noqa: F821",
+            f"load_subconfig({str(CONFIG_FILE)!r})  # noqa: F821",
+            f"c.Execute.timeout = {self.cell_timeout}",
+            f"c.GuardedExecute.notebook_timeout = {self.notebook_timeout}",
+            f"c.GuardedExecute.max_output_bytes = {self.max_output_bytes}",
+            f"c.SandboxKernelManager.sandbox = {self.sandbox!r}",
+            f"c.SandboxKernelManager.cpu_seconds = {self.cpu_seconds}",
+            f"c.SandboxKernelManager.memory_mb = {self.memory_mb}",
+            f"c.SandboxKernelManager.processes = {self.processes}",
+            "",
+        ])
+
+
+@dataclass
+class Submission:
+    """One learner's notebook (``None`` when the file could not be read: ``problem`` says why)."""
+
+    student: str
+    notebook: nbformat.NotebookNode | None
+    filename: str = ""
+    problem: str = ""
+    repairs: list[str] = field(default_factory=list)
+
+
+def failure_message(cell) -> str:
+    """One line saying why a test cell failed: the error's type and message."""
+    if cell is None:
+        return "the test cell is missing from the graded notebook"
+    for out in cell.get("outputs", []):
+        if out.get("output_type") == "error":
+            value = str(out.get("evalue", "")).strip()
+            return f"{out.get('ename', 'Error')}: {value}" if value else out.get("ename", "Error")
+    return "the test cell failed"
+
+
+def _cells_by_grade_id(nb) -> dict:
+    return {c.metadata["nbgrader"]["grade_id"]: c for c in nb.cells
+            if c.get("metadata", {}).get("nbgrader", {}).get("grade_id")}
+
+
+def prepare(sub: Submission, release, source, notebook_id: str) -> nbformat.NotebookNode:
+    """The notebook nbgrader will grade; records the repairs on ``sub``."""
+    if sub.notebook is None:
+        sub.repairs.append(f"{sub.problem}; graded as the blank release")
+        return copy.deepcopy(release)
+    nb, repairs = repair(sub.notebook, release, source)
+    if sub.filename and Path(sub.filename).name != f"{notebook_id}.ipynb":
+        repairs.insert(0, f"graded {Path(sub.filename).name!r} as '{notebook_id}.ipynb'")
+    sub.repairs.extend(repairs)
+    return nb
+
+
+def course_dir(workdir: Path) -> Path:
+    return workdir / "course"
+
+
+def autograded_dir(workdir: Path, student: str, assignment: str) -> Path:
+    return course_dir(workdir) / "grading" / "autograded" / student / assignment
+
+
+def autograde_batch(root: Path, assignment: str, subs: list[Submission], workdir: Path,
+                    options: GradeOptions | None = None) -> dict[str, dict]:
+    """Grade ``subs`` in a scratch course under ``workdir``; results by student.
+
+    The scratch course stays in ``workdir`` (the caller removes it) so that ``grade`` can
+    copy the graded notebooks and grades into the course's gradebook.
+    """
+    from autograder.score import template_course  # score imports this module
+
+    options = options or GradeOptions()
+    source_path = source_notebook(root, assignment)
+    notebook_id = source_path.stem
+    course = course_dir(workdir)
+    shutil.copytree(template_course(root, assignment), course)
+    (course / "nbgrader_config.py").write_text(options.config())
+    release = nbformat.read(course / "exercises" / assignment / f"{notebook_id}.ipynb", 4)
+    source = nbformat.read(source_path, 4)
+    scans = {}
+    for sub in subs:
+        nb = prepare(sub, release, source, notebook_id)
+        scans[sub.student] = integrity.scan(nb)
+        folder = course / "grading" / "submitted" / sub.student / assignment
+        folder.mkdir(parents=True)
+        nbformat.write(nb, folder / f"{notebook_id}.ipynb")
+    budget = options.notebook_timeout * len(subs) + 180
+    try:
+        log = run_nbgrader(course, "autograde", assignment, "--force", timeout=budget,
+                           check=False)
+    except subprocess.TimeoutExpired:
+        log = f"nbgrader autograde ran out of its {budget} s budget"
+    db_url = f"sqlite:///{course / 'grading' / 'gradebook.db'}"
+    results = {}
+    with Gradebook(db_url) as gb:
+        for sub in subs:
+            results[sub.student] = _result(gb, course, assignment, notebook_id, sub,
+                                           scans[sub.student], log)
+    return results
+
+
+def _grade_cells(gb: Gradebook, assignment: str, notebook_id: str) -> list:
+    return list(gb.find_notebook(notebook_id, assignment).grade_cells)
+
+
+def _result(gb: Gradebook, course: Path, assignment: str, notebook_id: str, sub: Submission,
+            scan: list[dict], log: str) -> dict:
+    folder = course / "grading" / "autograded" / sub.student / assignment
+    graded_path = folder / f"{notebook_id}.ipynb"
+    try:
+        nbsub = gb.find_submission_notebook(notebook_id, assignment, sub.student)
+        graded = nbformat.read(graded_path, as_version=4)
+        grades = [(g.name, float(g.score), float(g.max_score)) for g in nbsub.grades]
+        problem = ""
+    except (MissingEntry, FileNotFoundError):
+        graded = None
+        grades = [(c.name, 0.0, float(c.max_score))
+                  for c in _grade_cells(gb, assignment, notebook_id)]
+        tail = [line for line in log.strip().splitlines() if line.strip()][-1:] or [""]
+        problem = f"nbgrader could not grade this notebook ({tail[0].strip()[:200]})"
+    cells = _cells_by_grade_id(graded) if graded is not None else {}
+    order = {name: i for i, name in enumerate(cells)}
+    findings = scan + (integrity.guard_findings(guard_path(folder, notebook_id))
+                       if graded is not None else [])
+    tampered = any(f["kind"] == integrity.TAMPER for f in findings)
+    withheld = ("withheld for manual review: the grading was tampered with ("
+                + "; ".join(sorted({f["what"] for f in findings
+                                    if f["kind"] == integrity.TAMPER})) + ")")
+    tests = []
+    for name, points, max_points in sorted(grades, key=lambda g: order.get(g[0], len(order))):
+        passed = points >= max_points and not problem
+        message = problem or ("" if passed else failure_message(cells.get(name)))
+        if tampered:
+            points, passed, message = 0.0, False, withheld
+        tests.append({"name": name, "points": points if not problem else 0.0,
+                      "max_points": max_points, "passed": bool(passed), "message": message})
+    return {
+        "assignment": assignment,
+        "score": float(sum(t["points"] for t in tests)),
+        "max_score": float(sum(t["max_points"] for t in tests)),
+        "tests": tests,
+        "flagged": bool(findings) or bool(problem),
+        "flags": integrity.summary(findings),
+        "repairs": list(sub.repairs),
+    }

@@ -1,0 +1,238 @@
+"""Specifications of the graders' diagnostic checks (rnncourse.checks and friends)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from rnncourse import checks
+from rnncourse import grading_reference as ref
+
+
+def _np_steps(steps, cell=False, pair=False, **flags):
+    """A 'learner' function built on a reference variant (correct when no flag is set)."""
+    def fn(*args):
+        if cell:
+            args = (args[0][None],) + args[1:]
+        out = steps(*[ref.as_t(a) for a in args], **flags)
+        if pair:
+            Hs, Cs = out[0].detach().numpy(), out[1].detach().numpy()
+            return (Hs[0], Cs[0]) if cell else (Hs, Cs[-1])
+        out = out.detach().numpy()
+        return out[0] if cell else out
+    return fn
+
+
+def _message(check, fn, *args, **kw) -> str:
+    with pytest.raises(AssertionError) as err:
+        check(fn, *args, **kw)
+    return str(err.value)
+
+
+# ---------------------------------------------------------------- references
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_step_by_step_references_equal_the_torch_modules(seed):
+    a = checks.draw(seed, X=(5, 3, 2), h0=(3, 4), c0=(3, 4), W=(2, 4), U=(4, 4), b=(4,),
+                    Wl=(2, 16), Ul=(4, 16), bl=(16,), Wg=(2, 12), Ug=(4, 12), bx=(12,),
+                    bh=(12,))
+    t = {k: ref.as_t(v) for k, v in a.items()}
+    np.testing.assert_allclose(ref.rnn_steps(t["X"], t["h0"], t["W"], t["U"], t["b"]),
+                               ref.rnn(a["X"], a["h0"], a["W"], a["U"], a["b"]), atol=1e-12)
+    Hs, Cs = ref.lstm_steps(t["X"], t["h0"], t["c0"], t["Wl"], t["Ul"], t["bl"])
+    eH, ec = ref.lstm(a["X"], a["h0"], a["c0"], a["Wl"], a["Ul"], a["bl"])
+    np.testing.assert_allclose(Hs, eH, atol=1e-12)
+    np.testing.assert_allclose(Cs[-1], ec, atol=1e-12)
+    np.testing.assert_allclose(
+        ref.gru_steps(t["X"], t["h0"], t["Wg"], t["Ug"], t["bx"], t["bh"]),
+        ref.gru(a["X"], a["h0"], a["Wg"], a["Ug"], a["bx"], a["bh"]), atol=1e-12)
+
+
+def test_autograd_of_the_steps_equals_the_torch_module_gradients():
+    a = checks.draw(0, dHs=(4, 2, 3), X=(4, 2, 5), h0=(2, 3), W_xh=(5, 3), W_hh=(3, 3),
+                    b_h=(3,))
+    args = [a[k] for k in ("X", "h0", "W_xh", "W_hh", "b_h")]
+    expected = ref.rnn(*args, dHs=a["dHs"])
+    got = ref.autograd_of(ref.rnn_steps, a["dHs"], dict(zip(checks._RNN_KEYS, args, strict=True)),
+                          checks._RNN_KEYS)
+    for k in expected:
+        np.testing.assert_allclose(got[k], expected[k], atol=1e-12)
+
+
+def test_torch_clip_reference_returns_copies_and_the_total_norm():
+    grads = {"a": np.array([3.0, 0.0]), "b": np.array([[0.0], [4.0]])}
+    clipped, total = ref.clip_grad_norm(grads, 1.0)
+    assert total == pytest.approx(5.0)
+    np.testing.assert_allclose(clipped["a"], [3 / (5 + 1e-6), 0.0])
+    assert grads["a"][0] == 3.0
+
+
+# ---------------------------------------------------------------- correct code passes
+
+
+def test_correct_implementations_pass_every_check():
+    checks.check_rnn_cell_forward(_np_steps(ref.rnn_steps, cell=True), B=2, D=3, H=4)
+    checks.check_rnn_forward(_np_steps(ref.rnn_steps), T=3, B=2, D=3, H=4)
+    checks.check_lstm_cell_forward(_np_steps(ref.lstm_steps, cell=True, pair=True))
+    checks.check_lstm_forward(_np_steps(ref.lstm_steps, pair=True))
+    checks.check_gru_cell_forward(_np_steps(ref.gru_steps, cell=True))
+    checks.check_gru_forward(_np_steps(ref.gru_steps))
+    checks.check_rnn_backward(lambda dHs, *a: ref.rnn(*a, dHs=dHs), "dW_hh")
+    checks.check_lstm_backward(lambda dHs, *a: ref.lstm(*a, dHs=dHs), "dc0")
+    checks.check_gru_backward(lambda dHs, *a: ref.gru(*a, dHs=dHs), "db_h")
+    checks.check_clip_grad_norm(ref.clip_grad_norm, max_norm=1.0)
+
+
+def test_a_rounding_level_difference_passes():
+    rnn = _np_steps(ref.rnn_steps)
+    checks.check_rnn_forward(lambda *a: rnn(*a) * (1 + 1e-12))
+
+
+# ---------------------------------------------------------------- generic messages
+
+
+def test_wrong_shape_names_expected_and_got_and_explains_known_shapes():
+    msg = _message(checks.check_rnn_forward, lambda X, h0, *a: np.zeros((X.shape[0] + 1,)
+                                                                        + h0.shape))
+    assert "shape (5, 3, 5), expected (4, 3, 5)" in msg and "h_0 is included" in msg
+
+
+def test_torch_tensor_is_rejected_with_how_to_convert():
+    rnn = _np_steps(ref.rnn_steps)
+    msg = _message(checks.check_rnn_forward, lambda *a: torch.tensor(rnn(*a)))
+    assert "torch.Tensor" in msg and "NumPy array" in msg
+
+
+def test_missing_return_is_reported():
+    assert "None" in _message(checks.check_rnn_forward, lambda *a: None)
+
+
+def test_float32_result_is_rejected():
+    rnn = _np_steps(ref.rnn_steps)
+    assert "float32" in _message(checks.check_rnn_forward,
+                                 lambda *a: rnn(*a).astype(np.float32))
+
+
+def test_non_finite_values_are_reported_with_their_index():
+    rnn = _np_steps(ref.rnn_steps)
+
+    def fn(*a):
+        out = rnn(*a)
+        out[2, 1, 0] = np.nan
+        return out
+
+    assert "non-finite values (first at index (2, 1, 0))" in _message(checks.check_rnn_forward,
+                                                                       fn)
+
+
+def test_modifying_an_input_in_place_is_reported_by_argument_name():
+    rnn = _np_steps(ref.rnn_steps)
+
+    def rnn_forward(X, h0, W_xh, W_hh, b_h):
+        out = rnn(X, h0, W_xh, W_hh, b_h)
+        h0 += 1
+        return out
+
+    msg = _message(checks.check_rnn_forward, rnn_forward)
+    assert "modified its argument h0 in place" in msg
+
+
+def test_first_divergent_time_step_and_error_are_reported():
+    rnn = _np_steps(ref.rnn_steps)
+
+    def fn(*a):
+        out = rnn(*a)
+        out[2:] += 0.5
+        return out
+
+    msg = _message(checks.check_rnn_forward, fn)
+    assert "first at time index t=2" in msg and "max abs error 5.00e-01" in msg
+    assert msg.count("\n") <= 1
+
+
+# ---------------------------------------------------------------- named mistakes
+
+
+@pytest.mark.parametrize("flags, words", [
+    ({"carry": False}, "not carried"),
+    ({"include_h0": True}, "h_0 .. h_{T-1}"),
+    ({"transpose_W_hh": True}, "W_hh transposed"),
+    ({"bias_times": 2}, "bias added twice"),
+    ({"act": lambda z: z}, "tanh missing"),
+])
+def test_rnn_forward_mistakes_are_named(flags, words):
+    assert words in _message(checks.check_rnn_forward, _np_steps(ref.rnn_steps, **flags))
+
+
+@pytest.mark.parametrize("flags, words", [
+    ({"order": "ifog"}, "wrong gate order: the blocks of W_x, W_h, b read as i, f, o, g"),
+    ({"swap_acts": "g"}, "sigmoid/tanh swapped"),
+    ({"h_from_c_prev": True}, "h computed from the previous cell state"),
+    ({"carry_c": False}, "cell state not carried"),
+])
+def test_lstm_forward_mistakes_are_named(flags, words):
+    fn = _np_steps(ref.lstm_steps, pair=True, **flags)
+    assert words in _message(checks.check_lstm_forward, fn)
+
+
+@pytest.mark.parametrize("flags, words", [
+    ({"flip_update": True}, "update convention flipped"),
+    ({"cho_reset": True}, "Cho's reset placement"),
+    ({"order": "zrn"}, "wrong gate order"),
+])
+def test_gru_mistakes_are_named(flags, words):
+    assert words in _message(checks.check_gru_cell_forward,
+                             _np_steps(ref.gru_steps, cell=True, **flags))
+
+
+def _grad_fn(steps, names, **flags):
+    def fn(dHs, *args):
+        return ref.autograd_of(steps, dHs, dict(zip(names, args, strict=True)), names, **flags)
+    return fn
+
+
+def test_rnn_backward_without_dh_next_is_named():
+    fn = _grad_fn(ref.rnn_steps, checks._RNN_KEYS, detach_h=True)
+    assert "dh from the next step not accumulated" in _message(checks.check_rnn_backward, fn,
+                                                               "dW_hh")
+
+
+def test_rnn_backward_tanh_derivative_at_the_wrong_state_is_named():
+    fn = _grad_fn(ref.rnn_steps, checks._RNN_KEYS, tanh_grad_at_prev=True)
+    assert "tanh' taken at the wrong state" in _message(checks.check_rnn_backward, fn, "dX")
+
+
+def test_lstm_backward_without_dc_next_is_named():
+    fn = _grad_fn(ref.lstm_steps, checks._LSTM_KEYS, detach_c=True)
+    assert "dc from the next step not carried" in _message(checks.check_lstm_backward, fn,
+                                                           "dc0")
+
+
+def test_missing_gradient_key_is_reported():
+    msg = _message(checks.check_rnn_backward, lambda *a: {"dX": None}, "dW_hh")
+    assert "no key 'dh0'" in msg
+
+
+def test_per_tensor_clipping_is_named():
+    def per_tensor(grads, max_norm):
+        total = float(np.sqrt(sum(np.sum(g ** 2) for g in grads.values())))
+        return {k: g * min(1.0, max_norm / (np.linalg.norm(g) + 1e-6))
+                for k, g in grads.items()}, total
+
+    assert "per-tensor instead of global clipping" in _message(checks.check_clip_grad_norm,
+                                                               per_tensor, 1.0)
+
+
+def test_forward_difference_is_named_by_the_gradient_checker():
+    def forward_difference(f, x, eps=1e-5):
+        g = np.zeros(x.shape)
+        for i in np.ndindex(x.shape):
+            xp = x.copy()
+            xp[i] += eps
+            g[i] = (f(xp) - f(x)) / eps
+        return g
+
+    assert "one-sided (forward) difference" in _message(checks.check_numerical_gradient,
+                                                        forward_difference)

@@ -1,0 +1,62 @@
+"""The graders are fair: every plausible bug loses points, every correct variant gets full
+marks. Each catalogue entry (tests/mutations.py) is injected into the release notebook,
+whose other functions are filled with the reference code, and graded by the autograder."""
+
+from __future__ import annotations
+
+import ast
+
+import pytest
+
+from tests.grading_runs import ASSIGNMENTS, graded
+from tests.mutations import ALTERNATIVES, MUTANTS, learner_notebook, solution_bodies
+
+ALL = MUTANTS + ALTERNATIVES
+
+
+def test_catalogue_has_at_least_thirty_mutants_covering_every_assignment():
+    assert len(MUTANTS) >= 30
+    assert {m.assignment for m in MUTANTS} == set(ASSIGNMENTS)
+    assert {a.assignment for a in ALTERNATIVES} == set(ASSIGNMENTS)
+
+
+def test_catalogue_ids_are_unique():
+    ids = [v.id for v in ALL]
+    assert len(ids) == len(set(ids))
+
+
+@pytest.mark.parametrize("variant", ALL, ids=lambda v: v.id)
+def test_variant_edits_the_reference_and_gives_valid_python(variant):
+    bodies = solution_bodies(variant.assignment)
+    assert variant.function in bodies, f"no solution region for {variant.function}"
+    body = variant.body(bodies[variant.function])
+    assert body != bodies[variant.function]
+    nb = learner_notebook(variant.assignment, variant)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            ast.parse(cell.source)
+            assert "raise NotImplementedError()" not in cell.source
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mutant", MUTANTS, ids=lambda v: v.id)
+def test_mutant_loses_points(mutant):
+    result = graded()[mutant.assignment][mutant.id]
+    assert result["score"] < result["max_score"], f"{mutant.id} survived with full marks"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mutant", MUTANTS, ids=lambda v: v.id)
+def test_mutant_feedback_is_a_short_diagnostic_not_a_grader_error(mutant):
+    result = graded()[mutant.assignment][mutant.id]
+    messages = [t["message"] for t in result["tests"] if not t["passed"]]
+    assert messages and all(m and m.count("\n") <= 2 for m in messages), messages
+    assert not any("NotImplementedError" in m for m in messages), messages
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("alternative", ALTERNATIVES, ids=lambda v: v.id)
+def test_alternative_gets_full_marks(alternative):
+    result = graded()[alternative.assignment][alternative.id]
+    failed = [f"{t['name']}: {t['message']}" for t in result["tests"] if not t["passed"]]
+    assert result["score"] == result["max_score"], "; ".join(failed)
