@@ -17,35 +17,151 @@ from autograder.course import find_root
 from autograder.errors import AutograderError
 
 
+def _options(p: argparse.ArgumentParser) -> None:
+    """Flags shared by ``score`` and ``grade``: the limits of each learner's kernel."""
+    from autograder.engine import GradeOptions
+
+    d = GradeOptions()
+    g = p.add_argument_group("limits of each submission's sandboxed kernel")
+    g.add_argument("--cell-timeout", type=int, default=d.cell_timeout, metavar="S",
+                   help=f"seconds one cell may run (default {d.cell_timeout})")
+    g.add_argument("--notebook-timeout", type=int, default=d.notebook_timeout, metavar="S",
+                   help=f"seconds a whole notebook may run (default {d.notebook_timeout})")
+    g.add_argument("--memory-mb", type=int, default=d.memory_mb, metavar="MB",
+                   help=f"address space of the kernel (default {d.memory_mb})")
+    g.add_argument("--sandbox", choices=["auto", "bwrap", "none"], default=d.sandbox,
+                   help="auto: bubblewrap when it works here (default); bwrap: required; "
+                        "none: no sandbox (trusted notebooks only)")
+
+
+def _make_options(args: argparse.Namespace):
+    from autograder.engine import GradeOptions
+
+    return GradeOptions(cell_timeout=args.cell_timeout, notebook_timeout=args.notebook_timeout,
+                        memory_mb=args.memory_mb, sandbox=args.sandbox)
+
+
+def _say_sandbox(sandbox: str) -> None:
+    from autograder.sandbox import sandbox_status
+
+    print("sandbox: none (--sandbox none)" if sandbox == "none" else sandbox_status(),
+          file=sys.stderr)
+
+
 def cmd_release(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="autograder release",
                                 description="Regenerate exercises/ from solutions/ with nbgrader.")
     p.add_argument("assignments", nargs="*", help="assignment names (default: all)")
+    p.add_argument("--validate", action="store_true",
+                   help="also check that each release fails `nbgrader validate` (slow)")
     args = p.parse_args(argv)
     from autograder.release import release
 
-    for folder in release(find_root(), args.assignments or None):
+    for folder in release(find_root(), args.assignments or None, validate=args.validate):
         print(f"released {folder}")
+    return 0
+
+
+def cmd_collect(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(
+        prog="autograder collect",
+        description="Import submissions into grading/submitted/<student>/<assignment>/ from a "
+                    "folder of <student>/<assignment>/*.ipynb or an LMS zip export (Canvas, "
+                    "Moodle file names). Files already imported are skipped; every file that "
+                    "cannot be matched is reported.")
+    p.add_argument("source", type=Path, help="a folder, or a .zip exported by the LMS")
+    p.add_argument("--assignment", help="the assignment of every file (default: from each "
+                                        "file's folder, name or cell ids)")
+    args = p.parse_args(argv)
+    from autograder.collect import collect
+
+    report = collect(find_root(), args.source, args.assignment)
+    print("\n".join(report.lines()))
+    return 0
+
+
+def cmd_grade(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(
+        prog="autograder grade",
+        description="Autograde the collected submissions in parallel, each in a sandboxed "
+                    "kernel, into the gradebook grading/gradebook.db (formgrader shows it). "
+                    "Submissions already graded are skipped unless --force.")
+    p.add_argument("assignments", nargs="*", help="assignment names (default: all)")
+    p.add_argument("--jobs", "-j", type=int, default=None,
+                   help="submissions graded at once (default: the number of cores)")
+    p.add_argument("--force", action="store_true", help="grade again what is already graded")
+    p.add_argument("--json", action="store_true", help="print the results as JSON lines")
+    _options(p)
+    args = p.parse_args(argv)
+    from autograder.grade import grade
+
+    _say_sandbox(args.sandbox)
+    rows = grade(find_root(), args.assignments or None, jobs=args.jobs, force=args.force,
+                 options=_make_options(args))
+    for r in rows:
+        if args.json:
+            print(json.dumps(r))
+        else:
+            flag = "  FLAGGED" if r["flagged"] else ""
+            print(f"{r['student']:<20} {r['assignment']:<16} "
+                  f"{r['score']:g}/{r['max_score']:g}{flag}")
+    print(f"graded {len(rows)} submission(s); flagged {sum(r['flagged'] for r in rows)}",
+          file=sys.stderr)
+    return 0
+
+
+def cmd_feedback(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(
+        prog="autograder feedback",
+        description="Write nbgrader's HTML feedback into grading/feedback/, without the hidden "
+                    "tests or the tracebacks of tests.")
+    p.add_argument("assignments", nargs="*", help="assignment names (default: all)")
+    args = p.parse_args(argv)
+    from autograder.feedback import feedback
+
+    files = feedback(find_root(), args.assignments or None)
+    print(f"wrote {len(files)} feedback file(s) in grading/feedback/")
+    return 0
+
+
+def cmd_export(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(
+        prog="autograder export",
+        description="Write the grades as CSV (nbgrader export: grades.csv) and one row per "
+                    "test (tests.csv).")
+    p.add_argument("--to", type=Path, default=None, help="folder (default: grading/export)")
+    args = p.parse_args(argv)
+    from autograder.export import export
+
+    for path in export(find_root(), args.to):
+        print(f"wrote {path}")
     return 0
 
 
 def cmd_score(argv: list[str]) -> int:
     p = argparse.ArgumentParser(
         prog="autograder score",
-        description="Grade one learner notebook against its assignment, hidden tests included.")
+        description="Grade one learner notebook against its assignment, hidden tests included, "
+                    "in a sandboxed kernel.")
     p.add_argument("notebook", type=Path, help="the learner's notebook (.ipynb)")
     p.add_argument("--assignment", help="assignment name (default: found from the notebook)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    _options(p)
     args = p.parse_args(argv)
     from autograder.score import format_report, score_notebook
 
-    result = score_notebook(args.notebook, assignment=args.assignment)
+    result = score_notebook(args.notebook, assignment=args.assignment,
+                            options=_make_options(args))
     print(json.dumps(result, indent=2) if args.json else format_report(result))
     return 0
 
 
 COMMANDS: dict[str, tuple[Callable[[list[str]], int], str]] = {
     "release": (cmd_release, "regenerate exercises/ from solutions/ and check the result"),
+    "collect": (cmd_collect, "import submissions from a folder or an LMS zip export"),
+    "grade": (cmd_grade, "autograde all submissions in parallel, sandboxed, into the gradebook"),
+    "feedback": (cmd_feedback, "HTML feedback without hidden tests"),
+    "export": (cmd_export, "grades as CSV, plus a per-test breakdown"),
     "score": (cmd_score, "grade one notebook (hidden tests included), optionally as JSON"),
 }
 

@@ -46,6 +46,14 @@ def source_notebook(root: Path, assignment: str) -> Path:
     return nbs[0]
 
 
+def ensure_bin_on_path() -> None:
+    """Put this Python's bin folder first on PATH: nbgrader's Gradebook runs ``alembic`` from
+    PATH when it creates a database, and kernels start from it."""
+    bindir = str(Path(sys.executable).parent)
+    if os.environ.get("PATH", "").split(os.pathsep)[0] != bindir:
+        os.environ["PATH"] = os.pathsep.join([bindir, os.environ.get("PATH", "")])
+
+
 def run_nbgrader(root: Path, *args: str, timeout: float | None = None,
                  check: bool = True) -> str:
     """Run ``nbgrader <args>`` with the course configuration in ``root``; return its log.

@@ -26,9 +26,11 @@ import nbformat
 from nbgrader.api import Gradebook, MissingEntry
 
 from autograder import integrity
-from autograder.course import CONFIG_FILE, run_nbgrader, source_notebook
+from autograder.course import CONFIG_FILE, ensure_bin_on_path, run_nbgrader, source_notebook
 from autograder.execute import guard_path
 from autograder.repair import repair
+
+ensure_bin_on_path()
 
 
 @dataclass(frozen=True)
@@ -168,6 +170,9 @@ def _result(gb: Gradebook, course: Path, assignment: str, notebook_id: str, sub:
     order = {name: i for i, name in enumerate(cells)}
     findings = scan + (integrity.guard_findings(guard_path(folder, notebook_id))
                        if graded is not None else [])
+    if sub.notebook is None:
+        findings.append({"kind": integrity.NOTE, "where": "file", "line": "",
+                         "what": sub.problem or "the submitted file could not be read"})
     tampered = any(f["kind"] == integrity.TAMPER for f in findings)
     withheld = ("withheld for manual review: the grading was tampered with ("
                 + "; ".join(sorted({f["what"] for f in findings

@@ -23,7 +23,8 @@ c.Execute.startup_timeout = 60
 # torch, or a learner's progress bar, would zero a correct answer. Move stderr to stdout in
 # executed notebooks, after execution and before grades are saved.
 # Learners' code runs in a sandboxed kernel (autograder/sandbox.py) under GuardedExecute
-# (autograder/execute.py): per-notebook time budget, output cap, survives a dying kernel.
+# (autograder/execute.py), which replaces nbgrader's Execute: per-notebook time budget,
+# output cap, survives a dying kernel.
 c.GuardedExecute.notebook_timeout = 600
 c.Autograde.autograde_preprocessors = [
     "autograder.execute.GuardedExecute",
@@ -33,4 +34,11 @@ c.Autograde.autograde_preprocessors = [
     "nbgrader.preprocessors.SaveAutoGrades",
     "nbgrader.preprocessors.AssignLatePenalties",
     "nbgrader.preprocessors.CheckCellMetadata",
+]
+
+# Feedback never shows hidden tests, nor a test's traceback (it would quote the failing line).
+c.GenerateFeedback.preprocessors = [
+    "nbgrader.preprocessors.GetGrades",
+    "autograder.hidetests.HideHiddenTests",
+    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]

@@ -7,7 +7,10 @@ then check the result before replacing exercises/<assignment>.
 
 from __future__ import annotations
 
+import re
 import shutil
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -44,6 +47,30 @@ def check_release(folder: Path) -> None:
                 )
 
 
-def release(root: Path, names: list[str] | None = None) -> list[Path]:
-    """Regenerate exercises/ for ``names`` (default: every assignment); return the folders."""
-    return [generate(root, name, root / "exercises") for name in (names or assignments(root))]
+def check_fails_validation(folder: Path, timeout: float = 600) -> None:
+    """Raise AutograderError unless ``nbgrader validate`` fails on each released notebook.
+
+    A release that *passes* validation gives full marks to a learner who changed nothing:
+    the stubs are missing, or the tests do not test. (Executes the notebooks: slow.)
+    """
+    for path in sorted(folder.glob("*.ipynb")):
+        proc = subprocess.run([sys.executable, "-m", "nbgrader", "validate", str(path)],
+                              capture_output=True, text=True, timeout=timeout,
+                              stdin=subprocess.DEVNULL)
+        if not re.search(r"VALIDATION FAILED ON \d+ CELL", proc.stdout + proc.stderr):
+            raise AutograderError(
+                f"{path}: the release passes `nbgrader validate`, so a learner who writes "
+                "nothing would get full marks; check that each answer cell has a "
+                "### BEGIN/END SOLUTION region and that the tests call the answers")
+
+
+def release(root: Path, names: list[str] | None = None, validate: bool = False) -> list[Path]:
+    """Regenerate exercises/ for ``names`` (default: every assignment); return the folders.
+
+    With ``validate``, also check that each release fails ``nbgrader validate``.
+    """
+    folders = [generate(root, name, root / "exercises") for name in (names or assignments(root))]
+    if validate:
+        for folder in folders:
+            check_fails_validation(folder)
+    return folders

@@ -50,8 +50,10 @@ def style_figure(fig: go.Figure, height: int = 420) -> go.Figure:
         plot_bgcolor=_TRANSPARENT,
         font=dict(color=GREY, size=13),
         colorway=PALETTE,
-        legend=dict(bgcolor=_TRANSPARENT),
-        margin=dict(l=60, r=20, t=50, b=40),
+        legend=dict(bgcolor=_TRANSPARENT, orientation="h", x=0, xanchor="left",
+                    y=1.01, yanchor="bottom"),
+        title=dict(x=0.01, xanchor="left", y=0.98, yanchor="top"),
+        margin=dict(l=80, r=40, t=80, b=40),
     )
     fig.update_xaxes(**axis)
     fig.update_yaxes(**axis)
@@ -97,9 +99,8 @@ def slider_figure(
             steps.append(dict(method="update",
                               args=[{"visible": visible}, {"title.text": title(value)}],
                               label=fmt.format(value)))
-    for j, trace in enumerate(fig.data):
+    for j, trace in enumerate(fig.data):  # hidden traces stay out of the legend
         trace.visible = active * per_step <= j < (active + 1) * per_step
-        trace.showlegend = j < per_step  # one legend entry per curve, not per step
 
     fig.update_layout(sliders=[dict(
         active=active,
@@ -112,9 +113,10 @@ def slider_figure(
         activebgcolor=PALETTE[0],
         tickcolor=GREY,
     )])
+    fig = style_figure(fig, height=height)
     if title is not None:
-        fig.update_layout(title=dict(text=title(values[active]), x=0.02))
-    return style_figure(fig, height=height)
+        fig.update_layout(title_text=title(values[active]))
+    return fig
 
 
 def html_fragment(fig: go.Figure) -> str:

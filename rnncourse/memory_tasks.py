@@ -9,6 +9,9 @@ and a cross-entropy of ln 2 = 0.693.
 
 ``MemoryClassifier`` wraps ``torch.nn.RNN``, ``LSTM`` or ``GRU`` (time-major) with a linear
 read-out of the last hidden state, so the three cell types can be trained the same way.
+``open_memory_gate`` starts a gated cell with its memory gate open and its input held back.
+
+Used by ``book/cells/comparison.md``.
 """
 
 from __future__ import annotations

@@ -7,6 +7,8 @@
 - :func:`mase`: the mean absolute scaled error of Hyndman & Koehler (2006).
 - :func:`recursive_forecast`: a multi-step forecast from a one-step model, fed its own outputs.
 - :class:`GRUForecaster` and :func:`fit_forecaster`: a small torch model and its training.
+- Anomalies: :func:`inject_spikes` (seeded labels), :func:`online_detect` (forecast-residual
+  scores, flagged values replaced by their forecast), :func:`precision_recall_f1`.
 
 Conventions: a series is a 1-D array ``x`` of shape (n,). Windows are rows: ``X`` has shape
 (N, n_in) and targets ``Y`` (N, h) for N forecast origins and horizon h. The torch model is
@@ -41,6 +43,18 @@ class Scaler:
             raise ValueError("the training part is constant: nothing to scale by; "
                              "use a longer or different training part.")
         return cls(float(train.mean()), scale)
+
+    @classmethod
+    def fit_changes(cls, train: np.ndarray) -> Scaler:
+        """Mean of the training values, scale of their one-step changes (training part only).
+
+        For models that read a window relative to its last value: the changes, not the
+        level, set the size of their inputs and outputs.
+        """
+        d = np.diff(np.asarray(train, dtype=float))
+        if d.std() == 0.0:
+            raise ValueError("the training part is constant: nothing to scale by.")
+        return cls(float(np.mean(train)), float(d.std()))
 
     def transform(self, x: np.ndarray) -> np.ndarray:
         return (np.asarray(x, dtype=float) - self.mean) / self.scale
@@ -120,9 +134,9 @@ def mase(y_true: np.ndarray, y_pred: np.ndarray, y_train: np.ndarray, m: int = 1
 class GRUForecaster(nn.Module):
     """A GRU reads a window and a linear layer maps its last state to ``h`` next values.
 
-    With ``residual=True`` the model predicts the change from the window's last value (its
-    output is added to that value), so it starts as the naive forecast and can follow a
-    level it never saw in training.
+    With ``residual=True`` the model sees the window relative to its last value and predicts
+    the change from that value (its output is added to it): it starts as the naive forecast,
+    and a level it never saw in training looks like any other to it.
     """
 
     def __init__(self, hidden: int = 32, h: int = 1, residual: bool = True):
@@ -133,9 +147,9 @@ class GRUForecaster(nn.Module):
 
     def forward(self, X: torch.Tensor) -> torch.Tensor:
         """Windows ``X`` (N, n_in) -> forecasts (N, h)."""
-        Hs, _ = self.gru(X.T.unsqueeze(-1))                    # (n_in, N, hidden)
-        y = self.out(Hs[-1])                                   # (N, h)
-        return y + X[:, -1:] if self.residual else y
+        last = X[:, -1:] if self.residual else torch.zeros_like(X[:, -1:])   # (N, 1)
+        Hs, _ = self.gru((X - last).T.unsqueeze(-1))           # (n_in, N, hidden)
+        return self.out(Hs[-1]) + last                         # (N, h)
 
     @torch.no_grad()
     def predict(self, X: np.ndarray) -> np.ndarray:
@@ -175,3 +189,53 @@ def fit_forecaster(model: GRUForecaster, X: np.ndarray, Y: np.ndarray, n_steps: 
 
     return train_loop(step, n_steps, desc=desc, evaluate=evaluate,
                       eval_every=eval_every if val is not None else 0)
+
+
+def inject_spikes(x: np.ndarray, positions: np.ndarray, n: int, size: tuple[float, float],
+                  rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Add ``n`` spikes at distinct random ``positions`` of series ``x`` (n_x,).
+
+    Each spike adds ``+-u`` with ``u`` uniform in ``size`` (same units as ``x``) and a random
+    sign. Returns the corrupted copy of ``x`` and boolean labels (n_x,), True at each spike.
+    """
+    where = rng.choice(np.asarray(positions), size=n, replace=False)
+    y = np.array(x, dtype=float)
+    y[where] += rng.choice([-1.0, 1.0], size=n) * rng.uniform(*size, size=n)
+    labels = np.zeros(len(y), dtype=bool)
+    labels[where] = True
+    return y, labels
+
+
+def online_detect(step: Callable[[np.ndarray], np.ndarray], x: np.ndarray, start: int,
+                  n_in: int, unit: float, thresholds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Flag x[t] for t >= start when its one-step forecast error exceeds a threshold.
+
+    ``step`` maps windows (K, n_in) to forecasts (K,). The forecast of x[t] reads the last
+    ``n_in`` values *as cleaned so far*: a flagged value is replaced by its forecast, so one
+    spike does not spoil the next forecasts. ``unit`` divides the absolute errors into
+    scores. ``x`` is one series (n,) or one series per threshold (K, n); all ``thresholds``
+    (K,) are run at once. Returns flags (K, n - start) and scores (K, n - start).
+    """
+    thresholds = np.asarray(thresholds, dtype=float)
+    K = len(thresholds)
+    x = np.broadcast_to(np.asarray(x, dtype=float), (K, np.shape(x)[-1]))   # (K, n)
+    hist = x.copy()
+    n = x.shape[1]
+    flags = np.zeros((K, n - start), dtype=bool)
+    scores = np.zeros((K, n - start))
+    for t in range(start, n):
+        pred = np.asarray(step(hist[:, t - n_in : t])).reshape(K)    # (K,)
+        s = np.abs(x[:, t] - pred) / unit
+        f = s > thresholds
+        hist[f, t] = pred[f]
+        flags[:, t - start], scores[:, t - start] = f, s
+    return flags, scores
+
+
+def precision_recall_f1(flags: np.ndarray, labels: np.ndarray) -> tuple[float, float, float]:
+    """Point-wise precision, recall and F1 of boolean ``flags`` against ``labels`` (same shape)."""
+    tp = float(np.sum(flags & labels))
+    precision = tp / max(int(np.sum(flags)), 1)
+    recall = tp / max(int(np.sum(labels)), 1)
+    f1 = 2 * precision * recall / (precision + recall) if tp else 0.0
+    return precision, recall, f1

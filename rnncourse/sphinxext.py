@@ -15,8 +15,8 @@ It does three things, each small:
    pybtex's ``codecs.decode(..., "ulatex")`` then fails and so does sphinxcontrib-bibtex.
    The function is unregistered (every time it was registered; this also clears the cache).
 
-It also sets the theme's ``default_mode`` (an ``html_context`` value) to ``auto`` (light or dark as the reader's system
-prefers), which avoids a console error on a reader's first page.
+It also sets the theme's ``default_mode`` (an ``html_context`` value) to ``auto``: light or
+dark as the reader's system prefers, and no console error on a reader's first page.
 """
 
 from __future__ import annotations

@@ -60,3 +60,32 @@ def make_course(root: Path, assignments: dict[str, nbformat.NotebookNode]) -> Pa
         folder.mkdir(parents=True, exist_ok=True)
         nbformat.write(nb, folder / f"{name}.ipynb")
     return root
+
+
+def double_assignment() -> nbformat.NotebookNode:
+    """A one-test assignment ``double`` whose tests use numpy's assertion helper."""
+    return notebook(
+        markdown_cell("# Doubling arrays", "intro"),
+        solution_cell("import numpy as np\n\n\ndef double(x):\n    ### BEGIN SOLUTION\n"
+                      "    return 2 * np.asarray(x, dtype=float)\n    ### END SOLUTION",
+                      "double"),
+        grade_cell("np.testing.assert_allclose(double([1.0]), [2.0])\n"
+                   "### BEGIN HIDDEN TESTS\n"
+                   "np.testing.assert_allclose(double([1.5, -2.0]), [3.0, -4.0],\n"
+                   "                           err_msg='double([1.5, -2]) should be [3, -4]')\n"
+                   "### END HIDDEN TESTS", "test_double", 2),
+    )
+
+
+def answer_cell(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """The (first) answer cell of a notebook."""
+    return next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("solution"))
+
+
+def filled(release: nbformat.NotebookNode, source: str) -> nbformat.NotebookNode:
+    """A copy of the release with ``source`` as the learner's answer cell."""
+    import copy
+
+    nb = copy.deepcopy(release)
+    answer_cell(nb).source = source
+    return nb

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.grading_runs import ASSIGNMENTS, graded
+from tests.grading_runs import ASSIGNMENTS, graded_result
 
 
 def _failures(result: dict) -> str:
@@ -15,7 +15,7 @@ def _failures(result: dict) -> str:
 @pytest.mark.slow
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_solution_scores_full_marks(assignment):
-    result = graded()[assignment]["solution"]
+    result = graded_result(assignment, "solution")
     assert result["max_score"] > 0
     assert result["score"] == result["max_score"], _failures(result)
 
@@ -23,7 +23,7 @@ def test_solution_scores_full_marks(assignment):
 @pytest.mark.slow
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_release_scores_zero_with_every_test_graded(assignment):
-    result = graded()[assignment]["release"]
+    result = graded_result(assignment, "release")
     assert result["score"] == 0
     assert result["tests"] and all(not t["passed"] for t in result["tests"])
     # Each test fails because the learner's code is missing, not because grading broke.
@@ -34,5 +34,5 @@ def test_release_scores_zero_with_every_test_graded(assignment):
 @pytest.mark.slow
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_solution_tests_total_the_points_of_the_intro_table(assignment):
-    result = graded()[assignment]["solution"]
+    result = graded_result(assignment, "solution")
     assert sum(t["max_points"] for t in result["tests"]) == result["max_score"]

@@ -132,6 +132,32 @@ def link_status(server):
     return check
 
 
+# Moves the slider of every interactive figure to its last step, the way a click on that
+# step does (Plotly[method](div, ...args)), reports a figure whose visible traces did not
+# change or whose update failed, and moves the slider back.
+_MOVE_SLIDERS = """async () => {
+    const problems = [];
+    for (const div of document.querySelectorAll('.rnncourse-plotly')) {
+        const sliders = (div.layout && div.layout.sliders) || [];
+        if (!sliders.length) continue;
+        const visible = () => div.data.map(t => t.visible !== false).join();
+        const before = visible();
+        const steps = sliders[0].steps;
+        const step = steps[steps.length - 1];
+        try {
+            await window.Plotly[step.method](div, ...step.args);
+        } catch (err) {
+            problems.push(`${div.id}: slider step failed: ${err}`);
+            continue;
+        }
+        if (visible() === before) problems.push(`${div.id}: the slider changed nothing`);
+        const back = steps[sliders[0].active || 0];  // back where the page opened it
+        await window.Plotly[back.method](div, ...back.args);
+    }
+    return problems;
+}"""
+
+
 def _is_internal(href: str) -> bool:
     return bool(href) and not href.startswith("//") and not urlsplit(href).scheme
 
@@ -225,6 +251,7 @@ def test_page_renders_offline_without_errors(relpath, server, browser_context, l
         undrawn = page.evaluate("""() => [...document.querySelectorAll('.rnncourse-plotly')]
             .filter(div => !div.querySelector('.main-svg')).map(div => div.id)""")
         problems += [f"interactive figure not drawn: {div}" for div in undrawn]
+        problems += [f"interactive figure: {p}" for p in page.evaluate(_MOVE_SLIDERS)]
 
         hrefs = page.evaluate(
             "() => [...document.querySelectorAll('a[href]')].map(a => a.getAttribute('href'))")

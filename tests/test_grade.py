@@ -1,0 +1,230 @@
+"""collect, grade, feedback, export and formgrader on a toy class; the sandbox's set-up."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import zipfile
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbgrader.api import Gradebook
+
+from autograder import sandbox
+from autograder.collect import collect
+from autograder.engine import GradeOptions
+from autograder.export import export
+from autograder.feedback import feedback
+from autograder.grade import grade
+from autograder.gradebook import db_url, result_file
+from autograder.hidetests import hide_hidden_tests
+from autograder.integrity import TAMPER, scan
+from autograder.release import generate
+from autograder.repair import repair
+from tests.builders import add_assignment, filled, make_course
+
+OPTIONS = GradeOptions(cell_timeout=10, notebook_timeout=60)
+CORRECT = "def add(a, b):\n    return a + b"
+PARTIAL = "def add(a, b):\n    return a + b if a != 2 else 0"  # fails the hidden test only
+
+
+def submit(inbox: Path, student: str, source: str, name: str = "add.ipynb") -> Path:
+    release = nbformat.read(inbox.parent / "course" / "exercises" / "add" / "add.ipynb", 4)
+    path = inbox / student / "add" / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(filled(release, source), path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def toy(tmp_path_factory):
+    """A toy class: the course ``add``, its release, and an inbox of two learners."""
+    base = tmp_path_factory.mktemp("class")
+    course = make_course(base / "course", {"add": add_assignment()})
+    generate(course, "add", course / "exercises")
+    inbox = base / "inbox"
+    submit(inbox, "alice", CORRECT)
+    submit(inbox, "bob", PARTIAL)
+    (inbox / "readme.txt").write_text("not a submission")
+    return course, inbox
+
+
+@pytest.fixture(scope="module")
+def graded(toy):
+    """The toy class collected and graded once, in parallel."""
+    course, inbox = toy
+    report = collect(course, inbox, progress=False)
+    rows = grade(course, jobs=2, options=OPTIONS, progress=False)
+    return course, inbox, report, rows
+
+
+# -- collect ----------------------------------------------------------------------------------
+
+def test_collect_imports_each_learner_and_reports_what_it_could_not_match(graded):
+    course, _, report, _ = graded
+    assert sorted(s for s, _, _ in report.imported) == ["alice", "bob"]
+    assert [f for f, _ in report.unmatched] == ["readme.txt"]
+    assert (course / "grading" / "submitted" / "alice" / "add" / "add.ipynb").exists()
+
+
+def test_collect_twice_imports_nothing_the_second_time(graded):
+    course, inbox, _, _ = graded
+    again = collect(course, inbox, progress=False)
+    assert again.imported == [] and again.updated == [] and len(again.skipped) == 2
+
+
+@pytest.mark.parametrize("member, student", [
+    ("doejane_12345_678901_add.ipynb", "doejane"),  # Canvas
+    ("doejane_LATE_12345_678901_add-1.ipynb", "doejane"),  # Canvas, late resubmission
+    ("Jane Doe_424242_assignsubmission_file_/add.ipynb", "jane_doe"),  # Moodle
+])
+def test_collect_reads_lms_zip_exports(toy, tmp_path, member, student):
+    course, inbox = toy
+    root = make_course(tmp_path / "course", {"add": add_assignment()})
+    archive = tmp_path / "export.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.write(inbox / "alice" / "add" / "add.ipynb", member)
+        zf.writestr("feedback_template.docx", b"nothing")
+    report = collect(root, archive, progress=False)
+    assert report.imported == [(student, "add", member)]
+    assert report.unmatched[0][0] == "feedback_template.docx"
+    assert (root / "grading" / "submitted" / student / "add" / "add.ipynb").exists()
+
+
+# -- grade ------------------------------------------------------------------------------------
+
+def test_grade_stores_every_submission_in_the_gradebook(graded):
+    course, _, _, rows = graded
+    assert {r["student"]: r["score"] for r in rows} == {"alice": 3.0, "bob": 1.0}
+    with Gradebook(db_url(course)) as gb:
+        scores = {s.student.id: s.score for s in gb.find_assignment("add").submissions}
+    assert scores == {"alice": 3.0, "bob": 1.0}
+
+
+def test_grade_again_skips_what_is_graded(graded):
+    course, _, _, _ = graded
+    assert grade(course, jobs=2, options=OPTIONS, progress=False) == []
+
+
+def test_a_run_killed_midway_resumes_without_counting_twice(graded):
+    course, _, _, _ = graded
+    result_file(course, "add", "bob").unlink()  # as if killed before bob's result was final
+    rows = grade(course, jobs=2, options=OPTIONS, progress=False)
+    assert [r["student"] for r in rows] == ["bob"]
+    with Gradebook(db_url(course)) as gb:
+        subs = gb.find_assignment("add").submissions
+        assert sorted(s.student.id for s in subs) == ["alice", "bob"]
+        assert gb.find_submission("add", "bob").score == 1.0
+
+
+def test_formgrader_api_lists_the_graded_submissions(graded):
+    from nbgrader.apps.api import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+    from traitlets.config import Config
+
+    course, _, _, _ = graded
+    config = Config()
+    config.CourseDirectory.root = str(course)
+    config.CourseDirectory.submitted_directory = "grading/submitted"
+    config.CourseDirectory.autograded_directory = "grading/autograded"
+    config.CourseDirectory.db_url = db_url(course)
+    api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
+    subs = {s["student"]: s for s in api.get_submissions("add")}
+    assert set(subs) == {"alice", "bob"}
+    assert all(s["autograded"] for s in subs.values())
+    assert subs["bob"]["score"] == 1.0
+
+
+# -- feedback and export ----------------------------------------------------------------------
+
+def test_feedback_hides_hidden_tests_and_their_tracebacks(graded):
+    course, _, _, _ = graded
+    files = feedback(course, ["add"])
+    assert sorted(p.parent.parent.name for p in files) == ["alice", "bob"]
+    bob = next(p for p in files if p.parent.parent.name == "bob").read_text()
+    assert "add(2, 2) should be 4" in bob  # the failure message is shown ...
+    assert "assert add(2, 2) == 4" not in bob  # ... the hidden test's code is not
+    assert "HIDDEN TESTS" not in bob
+
+
+def test_export_writes_grades_and_a_per_test_breakdown(graded, tmp_path):
+    course, _, _, _ = graded
+    grades, tests = export(course, tmp_path)
+    rows = list(csv.DictReader(grades.open()))
+    assert {r["student_id"]: float(r["score"]) for r in rows} == {"alice": 3.0, "bob": 1.0}
+    per_test = list(csv.DictReader(tests.open()))
+    assert len(per_test) == 4
+    bob = {r["test"]: float(r["points"]) for r in per_test if r["student"] == "bob"}
+    assert bob == {"test_add": 0.0, "test_add_negative": 1.0}
+
+
+def test_commands_have_help(run_autograder):
+    for command in ("release", "collect", "grade", "feedback", "export", "score"):
+        assert "usage: autograder " + command in run_autograder(command, "--help").stdout
+
+
+def test_grade_says_when_it_runs_without_a_sandbox(toy_course, run_autograder):
+    proc = run_autograder("grade", "--sandbox", "none")
+    assert "sandbox: none" in proc.stderr
+    assert "graded 0 submission(s)" in proc.stderr
+
+
+def test_sandbox_status_says_how_to_install_bubblewrap(monkeypatch):
+    monkeypatch.setattr(sandbox, "bwrap_path", lambda: None)
+    assert "apt-get install -y bubblewrap" in sandbox.sandbox_status()
+
+
+# -- the pieces, without nbgrader -------------------------------------------------------------
+
+@pytest.mark.skipif(sandbox.bwrap_path() is None, reason="bubblewrap is not installed")
+def test_sandbox_has_no_network_and_sees_only_the_notebook_folder(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    work = tmp_path / "nb"
+    work.mkdir()
+    os.chown(work, 123456, 123456)  # the kernel manager gives the folder to the kernel's uid
+    code = ("import os, socket, pathlib\n"
+            "s = socket.socket(); print(s.connect_ex(('1.1.1.1', 53)) != 0)\n"
+            f"print(pathlib.Path({str(tmp_path)!r}).exists() and "
+            f"not pathlib.Path({str(tmp_path / 'secret')!r}).exists())\n"
+            "open('out.txt', 'w').write('ok'); print(os.getuid() != 0)")
+    (tmp_path / "secret").write_text("solutions")
+    cmd = sandbox.bwrap_command([sys.executable, "-c", code], writable=[str(work)],
+                                limits=sandbox.Limits(), uid=123456, workdir=str(work))
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert out.stdout.split() == ["True", "True", "True"], out.stderr
+    assert (work / "out.txt").read_text() == "ok"
+
+
+def test_repair_restores_a_deleted_test_and_says_so():
+    release = add_assignment()
+    nb = filled(release, CORRECT)
+    nb.cells = [c for c in nb.cells if c.metadata["nbgrader"]["grade_id"] != "test_add"]
+    fixed, repairs = repair(nb, release)
+    assert [c.metadata["nbgrader"]["grade_id"] for c in fixed.cells] == \
+        [c.metadata["nbgrader"]["grade_id"] for c in release.cells]
+    assert repairs == ["restored the deleted test cell 'test_add'"]
+
+
+def test_scan_flags_a_patched_assertion_helper_but_not_plain_numpy():
+    release = add_assignment()
+    patched = filled(release, "import numpy as np\nnp.testing.assert_allclose = print")
+    plain = filled(release, "import numpy as np\nh: np.ndarray = np.zeros(3)\n" + CORRECT)
+    assert [f["kind"] for f in scan(patched)] == [TAMPER, TAMPER]
+    assert scan(plain) == []
+
+
+def test_hidden_test_region_is_replaced_by_one_line():
+    source = "assert f(1) == 1\n### BEGIN HIDDEN TESTS\nassert f(2) == 4\n### END HIDDEN TESTS\n"
+    assert hide_hidden_tests(source) == "assert f(1) == 1\n# (hidden tests: not shown)\n"
+
+
+def test_result_file_records_the_submission_it_graded(graded):
+    course, _, _, _ = graded
+    record = json.loads(result_file(course, "add", "alice").read_text())
+    data = (course / "grading" / "submitted" / "alice" / "add" / "add.ipynb").read_bytes()
+    assert record["digest"] == hashlib.sha256(b"add.ipynb\0" + data).hexdigest()
