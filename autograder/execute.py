@@ -26,6 +26,7 @@ import json
 import time
 from pathlib import Path
 
+from jupyter_core.utils import ensure_async, run_sync
 from nbclient.exceptions import DeadKernelError
 from nbformat import NotebookNode
 from nbgrader.preprocessors import Execute
@@ -163,29 +164,37 @@ class GuardedExecute(Execute):
             return cell, self.resources
         if any(o.get("ename") == "CellTimeoutError" for o in cell.outputs):
             self._events.append(f"cell {index} timed out")
+            cell.outputs = [o for o in cell.outputs if o.get("ename") != "KeyboardInterrupt"]
+            for o in cell.outputs:
+                if o.get("ename") == "CellTimeoutError":
+                    o["evalue"] = f"the cell ran past its time limit ({self.timeout} s)"
+                    o["traceback"] = [f"CellTimeoutError: {o['evalue']}"]
             if not self._responsive():
                 self._stopped = "an earlier cell ran past its time limit and would not stop"
                 self._events.append(self._stopped)
                 self._kill()
         return cell, self.resources
 
-    def _responsive(self) -> bool:
+    async def _async_responsive(self) -> bool:
         """Does the kernel answer a trivial request within ``interrupt_grace`` seconds?"""
         try:
             msg_id = self.kc.execute("", silent=True, store_history=False)
             end = time.monotonic() + self.interrupt_grace
             while time.monotonic() < end:
-                msg = self.kc.shell_channel.get_msg(timeout=max(0.1, end - time.monotonic()))
+                left = max(0.1, end - time.monotonic())
+                msg = await ensure_async(self.kc.shell_channel.get_msg(timeout=left))
                 if msg["parent_header"].get("msg_id") == msg_id:
                     return True
         except Exception:  # noqa: BLE001  (Empty, dead kernel, closed channel: not responsive)
             return False
         return False
 
+    _responsive = run_sync(_async_responsive)
+
     def _kill(self) -> None:
         try:
-            self.km.shutdown_kernel(now=True)
-        except Exception:  # noqa: BLE001
+            run_sync(self.km.shutdown_kernel)(now=True)
+        except Exception:  # noqa: BLE001  (already dead: fine)
             pass
 
     def _probe(self) -> list[str] | str:

@@ -66,11 +66,15 @@ def tbptt_problem(seed: int, T: int, B: int, D: int, H: int, V: int):
 
 
 def check_train_tbptt(fn: Callable, T: int = 23, B: int = 3, D: int = 2, H: int = 4,
-                      V: int = 2, k: int = 5, lr: float = 0.5, max_norm: float = 0.1,
-                      n_epochs: int = 2, seed: int = 0):
+                      V: int = 2, k: int = 5, lr: float = 0.5, max_norm: float = 1.0,
+                      n_epochs: int = 2, seed: int = 0, rtol: float = 1e-4,
+                      atol: float = 1e-6):
     """train_tbptt(X, Y, params, k, lr, max_norm, n_epochs) against the torch reference.
 
-    Checks the list of chunk losses (one per chunk and epoch) and the final parameters.
+    Checks the list of chunk losses (one per chunk and epoch) and the final parameters. The
+    tolerance is looser than for one pass: rounding differences (e.g. clipping by
+    max_norm / n instead of max_norm / (n + 1e-6)) accumulate over the updates; pick
+    ``max_norm`` so that some chunks are clipped and some are not.
     """
     X, Y, params = tbptt_problem(seed, T, B, D, H, V)
     mine = copy.deepcopy(params)
@@ -103,10 +107,11 @@ def check_train_tbptt(fn: Callable, T: int = 23, B: int = 3, D: int = 2, H: int 
 
     check_array(f"losses (one per chunk: {n_chunks} chunks x {n_epochs} epochs)", losses,
                 np.asarray(exp_losses), time_axis=True, mistakes=lambda: mistakes(0),
-                index_name="chunk",
+                index_name="chunk", rtol=rtol, atol=atol,
                 reference="truncated BPTT in torch")
     if not isinstance(mine, dict) or set(mine) != set(PARAMS):
         raise AssertionError(f"params must keep exactly the keys {', '.join(PARAMS)}.")
     for n in PARAMS:
         check_array(f"params[{n!r}] after training", mine[n], exp_params[n],
-                    mistakes=lambda n=n: mistakes(1, n), reference="truncated BPTT in torch")
+                    mistakes=lambda n=n: mistakes(1, n), reference="truncated BPTT in torch",
+                    rtol=rtol, atol=atol)

@@ -125,7 +125,7 @@ CASES: list[Case] = [
     Case("partial_add", "add", _with("def add(a, b):\n    return a + b if a != 2 else 0"),
          1, False, "add(2, 2) should be 4", "control"),
     Case("good_double", "double", _with(DOUBLE_OK), 2, False, "", "control"),
-    Case("wrong_double", "double", _with(DOUBLE_WRONG), 0, False, "should be [3, -4]",
+    Case("wrong_double", "double", _with(DOUBLE_WRONG), 0, False, "not equal to tolerance",
          "control"),
     # -- accidental damage: repaired, full marks for correct code -----------------------------
     Case("deleted_test_cell", "add", _with(ADD_OK, _drop("test_add_negative")), 3, False,
@@ -163,14 +163,13 @@ CASES: list[Case] = [
     Case("corrupt_json", "add", _bytes(b'{"cells": [{"cell_type": "code", '), 0, True,
          "unreadable notebook", "hostile"),
     Case("infinite_loop", "add", _with("def add(a, b):\n    while True:\n        pass"), 0,
-         True, "celltimeouterror", "hostile"),
-    Case("loop_ignoring_interrupts", "add",
-         _with("import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\n\n\n"
-               "def add(a, b):\n    while True:\n        pass"), 0, True, "would not stop",
+         True, "celltimeouterror: the cell ran past its time limit", "hostile"),
+    Case("uninterruptible_loop", "add",  # a loop in C: no Python bytecode to interrupt
+         _with("def add(a, b):\n    return sum(range(10**15))"), 0, True, "would not stop",
          "hostile"),
     Case("memory_bomb", "add",
-         _with("def add(a, b):\n    blocks = []\n    while True:\n"
-               "        blocks.append(bytearray(64 * 2**20))"), 0, False, "memoryerror",
+         _with("def add(a, b):\n    blocks = 'x'\n    while True:\n"
+               "        blocks = blocks * 2"), 0, False, "memoryerror",
          "hostile"),
     Case("fork_bomb", "add",
          _with("import os\n\n\ndef add(a, b):\n    while True:\n        os.fork()"), 0, True,

@@ -26,7 +26,7 @@ from tests.builders import add_assignment, double_assignment, make_course
 
 pytestmark = pytest.mark.slow
 
-OPTIONS = GradeOptions(cell_timeout=10, notebook_timeout=60, processes=64)
+OPTIONS = GradeOptions(cell_timeout=10, notebook_timeout=60, processes=64, memory_mb=2048)
 IDS = [c.name for c in CASES]
 
 
