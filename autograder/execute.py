@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 from jupyter_core.utils import ensure_async, run_sync
-from nbclient.exceptions import DeadKernelError
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat import NotebookNode
 from nbgrader.preprocessors import Execute
 from traitlets import Integer
@@ -157,6 +157,8 @@ class GuardedExecute(Execute):
             return cell, self.resources
         try:
             cell = self.execute_cell(cell, index, store_history=True)
+        except CellTimeoutError:  # no reply, nor even the end of the output: a stuck kernel
+            cell.outputs = list(cell.get("outputs", [])) + [_error("CellTimeoutError", "")]
         except DeadKernelError:
             cell.outputs = list(cell.get("outputs", [])) + [_error(*KERNEL_DIED)]
             self._stopped = "the kernel stopped in an earlier cell"

@@ -81,6 +81,19 @@ def sandbox_status() -> str:
             "sandbox (resource limits only). Install it: apt-get install -y bubblewrap")
 
 
+@functools.lru_cache(maxsize=1)
+def matplotlib_cache() -> str | None:
+    """The grader's matplotlib cache folder when it holds a font list (each kernel gets a
+    copy, so it does not rebuild the list); else None."""
+    try:
+        import matplotlib
+
+        path = Path(matplotlib.get_cachedir()).resolve()
+    except Exception:  # noqa: BLE001  (no matplotlib, or no usable cache: kernels build one)
+        return None
+    return str(path) if any(path.glob("fontlist-*.json")) else None
+
+
 def _package_dirs() -> list[str]:
     dirs = []
     for name in SHARED_PACKAGES:
@@ -111,7 +124,7 @@ def limit_command(cmd: list[str], limits: Limits, uid: int | None) -> list[str]:
 
 
 def bwrap_command(cmd: list[str], *, writable: list[str], limits: Limits, uid: int | None,
-                  workdir: str) -> list[str]:
+                  workdir: str, mplconfig: str | None = None) -> list[str]:
     """``cmd`` inside bubblewrap: only ``writable`` folders are visible and writable."""
     exe = bwrap_path()
     assert exe is not None
@@ -121,7 +134,8 @@ def bwrap_command(cmd: list[str], *, writable: list[str], limits: Limits, uid: i
             "--unshare-cgroup-try", "--die-with-parent", "--new-session", "--clearenv",
             "--setenv", "PATH", f"{Path(sys.executable).parent}:/usr/bin:/bin",
             "--setenv", "HOME", workdir, "--setenv", "MPLBACKEND", "Agg",
-            "--setenv", "MPLCONFIGDIR", "/tmp", "--setenv", "PYTHONDONTWRITEBYTECODE", "1",
+            "--setenv", "MPLCONFIGDIR", mplconfig or "/tmp",
+            "--setenv", "PYTHONDONTWRITEBYTECODE", "1",
             "--setenv", "OMP_NUM_THREADS", "1", "--setenv", "LANG", "C.UTF-8",
             "--ro-bind", "/usr", "/usr", "--symlink", "usr/lib", "/lib",
             "--symlink", "usr/lib64", "/lib64", "--symlink", "usr/bin", "/bin",
@@ -179,11 +193,17 @@ class SandboxKernelManager(AsyncKernelManager):
         workdir = str(Path(kw.get("cwd") or os.getcwd()).resolve())
         if self._use_bwrap():
             self.kernel_spec.interrupt_mode = "message"  # signals do not cross bwrap
+            mplconfig = None
+            if matplotlib_cache():
+                mplconfig = self._private / "matplotlib"
+                shutil.copytree(matplotlib_cache(), mplconfig,
+                                ignore=shutil.ignore_patterns("tex.cache", "*.lock"))
             if uid is not None:
                 _chown_tree(Path(workdir), uid)
                 _chown_tree(self._private, uid)
             cmd = bwrap_command(cmd, writable=[str(self._private), workdir], limits=limits,
-                                uid=uid, workdir=workdir)
+                                uid=uid, workdir=workdir,
+                                mplconfig=str(mplconfig) if mplconfig else None)
             kw["env"] = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
         else:
             cmd = limit_command(cmd, limits, None)

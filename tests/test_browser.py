@@ -6,14 +6,14 @@ any other host blocked, as in a classroom with no internet. On each page:
 - no console error and no uncaught JavaScript exception;
 - no request leaves the local server, and no local request fails (404, refused, ...);
 - MathJax has typeset every equation, with no TeX error;
-- every image has loaded, every interactive figure has been drawn;
+- every image has loaded; every interactive figure is drawn and moves with its slider;
 - every internal link (an ``href`` with no scheme) resolves, anchors included.
 
 Screenshots of a few pages, in the light and the dark theme, go to ``_build/screenshots/``.
 
 The browser is Debian's ``chromium`` (``apt-get install chromium``), driven by playwright
-through ``executable_path``: no browser is downloaded. The built book is ``_build/html``, or the
-folder in the environment variable ``RNN_BOOK_HTML``.
+through ``executable_path``: no browser is downloaded (``RNN_CHROMIUM`` names another
+Chromium binary). The built book is ``_build/html``, or the folder in ``RNN_BOOK_HTML``.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ pytestmark = pytest.mark.book
 ROOT = Path(__file__).resolve().parents[1]
 HTML = Path(os.environ.get("RNN_BOOK_HTML", ROOT / "_build" / "html")).resolve()
 SCREENSHOTS = HTML.parent / "screenshots"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM = os.environ.get("RNN_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_FLAGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -90,9 +90,9 @@ def browser_context(tmp_path_factory):
     if not Path(CHROMIUM).exists():
         pytest.skip(f"Chromium is not installed ({CHROMIUM} missing): on Debian or Ubuntu run "
                     "`apt-get install chromium` to run the browser test of the book.")
-    sync_api = pytest.importorskip("playwright.sync_api",
-                                   reason="playwright is missing: pip install -r requirements.txt")
-    with sync_api.sync_playwright() as pw:
+    from playwright.sync_api import sync_playwright  # pinned in requirements.txt
+
+    with sync_playwright() as pw:
         context = pw.chromium.launch_persistent_context(
             str(tmp_path_factory.mktemp("chromium-profile")),  # a fresh --user-data-dir
             executable_path=CHROMIUM,
@@ -238,7 +238,12 @@ def test_page_renders_offline_without_errors(relpath, server, browser_context, l
         math = page.evaluate("""() => ({
             source: document.querySelectorAll('.math, div.math, span.math').length,
             typeset: document.querySelectorAll('mjx-container').length,
-            errors: [...document.querySelectorAll('mjx-merror')].map(e => e.textContent)})""")
+            errors: !window.MathJax || !MathJax.startup.document ? [] :
+                Array.from(MathJax.startup.document.math)
+                // a TeX error, or an undefined macro (shown in red by MathJax's noundefined)
+                .filter(m => m.typesetRoot && m.typesetRoot.querySelector(
+                    'mjx-merror, mjx-mtext[style*="color: red"]'))
+                .map(m => m.math)})""")
         if math["source"] and not math["typeset"]:
             problems.append(f"{math['source']} equations, none typeset by MathJax")
         problems += [f"TeX error: {text}" for text in math["errors"]]
