@@ -138,6 +138,21 @@ def cmd_export(argv: list[str]) -> int:
     return 0
 
 
+def cmd_merge(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(
+        prog="autograder merge",
+        description="Store into this course's gradebook the results graded in another copy "
+                    "of the course (e.g. on another machine): its grading/results/ and "
+                    "grading/autograded/ folders.")
+    p.add_argument("other", type=Path, help="the root of the other course copy")
+    args = p.parse_args(argv)
+    from autograder.gradebook import merge
+
+    names = merge(find_root(), args.other)
+    print(f"merged {len(names)} graded submission(s)")
+    return 0
+
+
 def cmd_score(argv: list[str]) -> int:
     p = argparse.ArgumentParser(
         prog="autograder score",
@@ -162,6 +177,7 @@ COMMANDS: dict[str, tuple[Callable[[list[str]], int], str]] = {
     "grade": (cmd_grade, "autograde all submissions in parallel, sandboxed, into the gradebook"),
     "feedback": (cmd_feedback, "HTML feedback without hidden tests"),
     "export": (cmd_export, "grades as CSV, plus a per-test breakdown"),
+    "merge": (cmd_merge, "store results graded in another copy of the course (another machine)"),
     "score": (cmd_score, "grade one notebook (hidden tests included), optionally as JSON"),
 }
 

@@ -177,8 +177,9 @@ def _result(gb: Gradebook, course: Path, assignment: str, notebook_id: str, sub:
     withheld = ("withheld for manual review: the grading was tampered with ("
                 + "; ".join(sorted({f["what"] for f in findings
                                     if f["kind"] == integrity.TAMPER})) + ")")
-    tests = []
+    tests, auto_scores = [], {}
     for name, points, max_points in sorted(grades, key=lambda g: order.get(g[0], len(order))):
+        auto_scores[name] = 0.0 if problem else points
         passed = points >= max_points and not problem
         message = problem or ("" if passed else failure_message(cells.get(name)))
         if tampered:
@@ -193,4 +194,5 @@ def _result(gb: Gradebook, course: Path, assignment: str, notebook_id: str, sub:
         "flagged": bool(findings) or bool(problem),
         "flags": integrity.summary(findings),
         "repairs": list(sub.repairs),
+        "auto_scores": auto_scores,  # nbgrader's points per test, before any were withheld
     }

@@ -25,10 +25,12 @@ from tqdm import tqdm
 from autograder import gradebook
 from autograder.course import assignments as course_assignments
 from autograder.course import source_notebook
-from autograder.engine import GradeOptions, Submission, autograde_batch, autograded_dir, course_dir
+from autograder.engine import GradeOptions, Submission, autograde_batch, autograded_dir
 from autograder.errors import AutograderError, UnreadableNotebook
 from autograder.notebooks import read_notebook
 from autograder.score import template_course
+
+MAX_BATCH = 8
 
 
 @dataclass
@@ -113,21 +115,22 @@ def grade(root: Path, names: list[str] | None = None, *, jobs: int | None = None
         if not todo:
             continue
         template = template_course(root, assignment)
-        gradebook.ensure_assignment(root, assignment, template)
-        size = batch_size or max(1, min(4, math.ceil(len(todo) / jobs)))
+        # One nbgrader process per batch: batches as large as an even split allows (startup
+        # costs seconds), at most MAX_BATCH (what a killed run can lose).
+        size = batch_size or max(1, min(MAX_BATCH, math.ceil(len(todo) / jobs)))
         batches = [todo[i:i + size] for i in range(0, len(todo), size)]
         bar = tqdm(total=len(todo), desc=f"grade {assignment}", unit="nb", disable=not progress)
         with ThreadPoolExecutor(max_workers=jobs) as pool:
             futures = {pool.submit(_grade_batch, root, assignment, b, options): b
                        for b in batches}
+            gradebook.ensure_assignment(root, assignment, template)  # while the batches run
             for future in as_completed(futures):
                 workdir, results = future.result()
                 try:
-                    scratch_db = f"sqlite:///{course_dir(workdir) / 'grading' / 'gradebook.db'}"
                     for p in futures[future]:
                         result = {**results[p.student], "student": p.student,
                                   "digest": p.digest}
-                        gradebook.store(root, assignment, p.student, scratch_db,
+                        gradebook.store(root, assignment, p.student,
                                         autograded_dir(workdir, p.student, assignment), result)
                         rows.append(result)
                         bar.update(1)

@@ -12,6 +12,10 @@ Grades are computed in scratch courses and then stored here, one submission at a
 A run killed anywhere leaves the submission either graded (result file present, gradebook
 entry complete) or not graded (no result file): the next run grades it again and replaces
 whatever half-written entry there was, so nothing is lost and nothing is counted twice.
+
+The result files and autograded folders are all a gradebook entry is built from, so results
+graded on other machines (each with its own copy of the course and a share of the
+submissions) are brought into this gradebook with ``merge``.
 """
 
 from __future__ import annotations
@@ -19,7 +23,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
 from nbgrader.api import (
@@ -31,9 +34,12 @@ from nbgrader.api import (
     SubmittedNotebook,
 )
 
-from autograder.course import ensure_bin_on_path, run_nbgrader
+from autograder.course import ensure_bin_on_path
 
 ensure_bin_on_path()
+
+
+COURSE_ID = "rnn-course"  # as CourseDirectory.course_id in nbgrader_config.py
 
 
 def db_url(root: Path) -> str:
@@ -63,54 +69,83 @@ def _structure(db: str, assignment: str) -> set:
 
 
 def ensure_assignment(root: Path, assignment: str, template: Path) -> None:
-    """Make the course's gradebook know ``assignment``'s notebooks and tests (as the template's).
-
-    Runs ``nbgrader generate_assignment`` on a copy of the source whose gradebook is the
-    course's, so nbgrader itself records the cells (the release it writes is thrown away).
-    """
+    """Make the course's gradebook know ``assignment``'s notebooks and cells as the template's
+    gradebook (written by ``nbgrader generate_assignment``) records them."""
     (root / "grading").mkdir(parents=True, exist_ok=True)
     if _structure(db_url(root), assignment) == _structure(db_url(template), assignment):
         return
-    with tempfile.TemporaryDirectory(prefix="rnncourse-db-") as tmp:
-        course = Path(tmp)
-        shutil.copytree(template / "solutions" / assignment, course / "solutions" / assignment)
-        (course / "grading").symlink_to(root / "grading")
-        run_nbgrader(course, "generate_assignment", assignment, "--force")
+    with Gradebook(db_url(template)) as src, Gradebook(db_url(root), COURSE_ID) as dst:
+        dst.update_or_create_assignment(assignment)
+        for nb in src.find_assignment(assignment).notebooks:
+            dst.update_or_create_notebook(nb.name, assignment)
+            for c in nb.grade_cells:
+                dst.update_or_create_grade_cell(c.name, nb.name, assignment,
+                                                max_score=c.max_score, cell_type=c.cell_type)
+            for c in nb.solution_cells:
+                dst.update_or_create_solution_cell(c.name, nb.name, assignment)
+            for c in nb.task_cells:
+                dst.update_or_create_task_cell(c.name, nb.name, assignment,
+                                               max_score=c.max_score, cell_type=c.cell_type)
+            for c in nb.source_cells:
+                dst.update_or_create_source_cell(c.name, nb.name, assignment,
+                                                 cell_type=c.cell_type, locked=c.locked,
+                                                 source=c.source, checksum=c.checksum)
 
 
-def store(root: Path, assignment: str, student: str, scratch_db: str, graded_dir: Path | None,
+def store(root: Path, assignment: str, student: str, graded_dir: Path | None,
           result: dict) -> None:
-    """Store one graded submission (see the module docstring for the order of the steps)."""
+    """Store one graded submission (see the module docstring for the order of the steps).
+
+    ``result`` is a grading result (``engine.autograde_batch``); its ``auto_scores`` are the
+    points nbgrader gave each test before any were withheld.
+    """
     marker = result_file(root, assignment, student)
     marker.unlink(missing_ok=True)
-    with Gradebook(db_url(root)) as gb:
+    with Gradebook(db_url(root), COURSE_ID) as gb:
         gb.update_or_create_student(student)
         try:
             gb.remove_submission(assignment, student)
         except MissingEntry:
             pass
-        scores = _scratch_scores(scratch_db, assignment, student)
-        tampered = any(t["message"].startswith("withheld") for t in result["tests"])
-        note = "; ".join(result.get("flags", []) + result.get("repairs", []))
         with gb.db.no_autoflush:  # build the whole submission, then one commit
-            sub = _build(gb, assignment, student, scores, tampered, note, result)
+            sub = _build(gb, assignment, student, result)
         gb.db.add(sub)
         gb.db.commit()
     _finish(root, assignment, student, graded_dir, result, marker)
 
 
-def _build(gb: Gradebook, assignment: str, student: str, scores: dict, tampered: bool,
-           note: str, result: dict) -> SubmittedAssignment:
+def merge(root: Path, other: Path) -> list[str]:
+    """Store into ``root``'s gradebook every result graded in the course copy ``other`` (e.g.
+    on another machine): its grading/results/ and grading/autograded/ folders. Returns the
+    ``assignment/student`` names merged."""
+    from autograder.score import template_course  # score -> engine -> this module
+
+    merged, known = [], set()
+    for path in sorted((other / "grading" / "results").glob("*/*.json")):
+        assignment, student = path.parent.name, path.stem
+        if assignment not in known:
+            ensure_assignment(root, assignment, template_course(root, assignment))
+            known.add(assignment)
+        result = json.loads(path.read_text())
+        graded = other / "grading" / "autograded" / student / assignment
+        store(root, assignment, student, graded if graded.is_dir() else None, result)
+        merged.append(f"{assignment}/{student}")
+    return merged
+
+
+def _build(gb: Gradebook, assignment: str, student: str, result: dict) -> SubmittedAssignment:
+    tampered = any(t["message"].startswith("withheld") for t in result["tests"])
+    note = "; ".join(result.get("flags", []) + result.get("repairs", []))
+    auto = result.get("auto_scores") or {t["name"]: t["points"] for t in result["tests"]}
     sub = SubmittedAssignment(assignment=gb.find_assignment(assignment),
                               student=gb.find_student(student))
     for notebook in sub.assignment.notebooks:
         nb = SubmittedNotebook(notebook=notebook, assignment=sub,
                                flagged=bool(result.get("flagged")))
         for cell in notebook.grade_cells:
-            auto, needs_manual = scores.get((notebook.name, cell.name), (0.0, False))
-            Grade(cell_id=cell.id, notebook=nb, auto_score=auto,
+            Grade(cell_id=cell.id, notebook=nb, auto_score=auto.get(cell.name, 0.0),
                   manual_score=0.0 if tampered else None,
-                  needs_manual_grade=needs_manual or tampered)
+                  needs_manual_grade=tampered or cell.cell_type == "markdown")
         for k, cell in enumerate(notebook.solution_cells):
             Comment(cell_id=cell.id, notebook=nb,
                     manual_comment=f"Autograder: {note}" if note and k == 0 else None)
@@ -134,17 +169,3 @@ def _finish(root: Path, assignment: str, student: str, graded_dir: Path | None, 
     part = marker.with_suffix(".part")
     part.write_text(json.dumps(result, indent=1))
     os.replace(part, marker)
-
-
-def _scratch_scores(scratch_db: str, assignment: str, student: str) -> dict:
-    """(notebook, cell) -> (auto_score, needs_manual_grade) from the scratch gradebook."""
-    out = {}
-    with Gradebook(scratch_db) as gb:
-        try:
-            sub = gb.find_submission(assignment, student)
-        except MissingEntry:
-            return out
-        for nb in sub.notebooks:
-            for g in nb.grades:
-                out[(nb.name, g.name)] = (g.auto_score, bool(g.needs_manual_grade))
-    return out

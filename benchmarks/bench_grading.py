@@ -12,7 +12,8 @@ temporary courses:
 2. ``autograder grade --jobs J``: sandboxed kernels, J batches at a time.
 
 The template course (generated once per source version) is built before either is timed.
-Prints both wall-clock times and the speed-up. Timings on a shared machine are noisy.
+Prints both wall-clock times, the speed-up and the load average: on a machine shared with
+other work, the speed-up of parallel grading is bounded by the cores left idle.
 """
 
 from __future__ import annotations
@@ -96,7 +97,8 @@ def main() -> None:
     release = nbformat.read(template / "exercises" / args.assignment / src.name, 4)
     subs = submissions(nbformat.read(src, 4), release, args.n)
     kinds = {k: sum(1 for kk, _ in subs if kk == k) for k, _ in subs}
-    print(f"{args.n} submissions of {args.assignment}: {kinds}; {os.cpu_count()} cores")
+    print(f"{args.n} submissions of {args.assignment}: {kinds}; {os.cpu_count()} cores; "
+          f"load average before: {os.getloadavg()[0]:.1f}")
 
     with tempfile.TemporaryDirectory(prefix="bench-plain-") as tmp:
         course = Path(tmp) / "course"
@@ -121,9 +123,9 @@ def main() -> None:
         rows = grade(course, [args.assignment], jobs=args.jobs, options=GradeOptions())
         ours = time.perf_counter() - t0
     print(f"autograder grade --jobs {args.jobs} (sandboxed): {ours:7.1f} s  "
-          f"({args.n / ours * 60:.1f} notebooks/min); graded {len(rows)}, "
-          f"flagged {sum(r['flagged'] for r in rows)}")
-    print(f"speed-up: {plain / ours:.2f}x")
+          f"({args.n / ours * 60:.1f} notebooks/min); graded "
+          f"{len(rows)}, flagged {sum(r['flagged'] for r in rows)}")
+    print(f"speed-up: {plain / ours:.2f}x  (load average after: {os.getloadavg()[0]:.1f})")
 
 
 if __name__ == "__main__":

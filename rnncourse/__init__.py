@@ -5,6 +5,13 @@ Notebooks import from here instead of repeating data loading, training loops and
 - ``rnncourse.seeding``: one call that seeds Python, NumPy and PyTorch.
 - ``rnncourse.plotting``: the course's figure style, readable in light and dark themes.
 - ``rnncourse.training``: a training loop with a progress bar and a loss history.
+- ``rnncourse.data``: loaders of the data sets that ship with installed packages (Shakespeare,
+  tweets, statsmodels' series, stock prices) or with this package (spoken digits).
+- ``rnncourse.text``, ``rnncourse.series``, ``rnncourse.speech``: what the applications share
+  (vocabularies and sampling; windows, baselines and MASE; MFCC features).
+- ``rnncourse.tasks``, ``rnncourse.memory_tasks``: synthetic tasks generated from a seed.
+- ``rnncourse.checks`` and ``rnncourse.grading_*``: the diagnostic comparisons that the
+  assignments' test cells call.
 """
 
 __version__ = "0.1.0"

@@ -198,6 +198,9 @@ CASES: list[Case] = [
                                       f"    open({_own(root, 'good_add', 'add')!r}, 'w')"
                                       ".write('{}')\n    return a + b"),
          0, True, "filenotfounderror", "hostile"),
+    Case("read_batch_neighbour", "add",  # graded in the same nbgrader run, one folder over
+         _with("def add(a, b):\n    open('../../good_add/add/add.ipynb').read()\n"
+               "    return a + b"), 0, True, "filenotfounderror", "hostile"),
     Case("read_gradebook", "add",
          _answer("def add(a, b):\n    open('{root}/grading/gradebook.db', 'rb').read()\n"
                  "    return a + b"), 0, True, "filenotfounderror", "hostile"),
