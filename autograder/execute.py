@@ -11,12 +11,14 @@ was switched off into an error output, so the test still fails), it
 * survives the kernel dying (``os._exit``, a segfault, the memory or CPU limit): the cell and
   every later one get an error output saying so, and earlier grades stand;
 * when a cell timed out and the kernel does not answer an interrupt, stops it the same way;
-* after the last cell, asks the kernel to check that the grading machinery is intact
-  (``PROBE``: numpy, torch, builtins, the course's test helpers and IPython's error display
-  still hold the original functions) and writes what it found, with what happened during
-  execution, to a *guard file* beside the notebook's folder, outside the sandbox's reach.
-  ``autograder.integrity`` reads it. The probe runs in the learner's process, so it is one
-  layer of detection among others (the static scan, the reply status), not a proof.
+* after each test cell and after the last cell, asks the kernel to check that the grading
+  machinery is intact (``PROBE``: numpy, torch, builtins, the course's test helpers and
+  IPython's error display still hold the original functions) and writes what it found, with
+  what happened during execution, to a *guard file* beside the notebook's folder, outside the
+  sandbox's reach; ``autograder.integrity`` reads it. Probing after each test means a later
+  cell that kills the kernel cannot hide a patch the tests ran under. The probe runs in the
+  learner's process, so it is one layer of detection among others (the static scan, the
+  reply status), not a proof.
 """
 
 from __future__ import annotations
@@ -132,16 +134,16 @@ class GuardedExecute(Execute):
         self._output_bytes, self._truncated, self._stopped = 0, False, None
         self.timeout_func = self._cell_timeout
         self._events: list[str] = []
-        probe: list[str] | str = "not run"
+        self._findings: list[str] = []
+        self._probed = False
         with self.setup_kernel():
             info = self.wait_for_reply(self.kc.kernel_info())
             self.nb.metadata["language_info"] = info["content"]["language_info"]
             for index, cell in enumerate(self.nb.cells):
                 self.preprocess_cell(cell, resources, index)
-            if self._stopped is None:
-                probe = self._probe()
+            self._check()
         self.set_widgets_metadata()
-        self._write_guard(resources, probe)
+        self._write_guard(resources, self._findings if self._probed else "not run")
         return self.nb, self.resources
 
     def preprocess_cell(self, cell, resources, index):
@@ -175,7 +177,18 @@ class GuardedExecute(Execute):
                 self._stopped = "an earlier cell ran past its time limit and would not stop"
                 self._events.append(self._stopped)
                 self._kill()
+        if cell.get("metadata", {}).get("nbgrader", {}).get("grade"):
+            self._check()  # right after each test, before a later cell can hide the evidence
         return cell, self.resources
+
+    def _check(self) -> None:
+        """Run the probe if the kernel is alive; keep every finding."""
+        if self._stopped is not None:
+            return
+        found = self._probe()
+        self._probed = True
+        found = [found] if isinstance(found, str) else found
+        self._findings += [f for f in found if f not in self._findings]
 
     async def _async_responsive(self) -> bool:
         """Does the kernel answer a trivial request within ``interrupt_grace`` seconds?"""

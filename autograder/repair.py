@@ -9,8 +9,8 @@ a cell it cannot find. So before grading we rebuild the notebook in the release'
    by content (the first line of an answer cell, e.g. its ``def``; the whole text otherwise);
 2. keep the learner's text of answer cells (with the release's metadata and cell type), and
    the release's text of locked and test cells (nbgrader restores the hidden tests later);
-3. put back release cells that are missing, drop duplicates, keep any extra learner cells
-   (helpers) in their place.
+3. put back nbgrader cells that are missing, drop duplicates, keep plain cells as the learner
+   left them and any extra learner cells (helpers) in their place.
 
 Every change is described in one line; the list is the ``repairs`` of a result.
 """
@@ -72,7 +72,7 @@ def _match(cells, release_cells, repairs) -> dict[int, int]:
         if ratio < MATCH_THRESHOLD or i in matched or j in taken:
             continue
         matched[i], taken[j] = j, i
-        stripped += 1
+        stripped += bool(_gid(release_cells[j]))  # plain cells carry no metadata anyway
     if stripped:
         repairs.append(f"restored the nbgrader metadata of {stripped} cell(s), matched by "
                        "content (an editor such as Colab or VS Code had stripped it)")
@@ -113,6 +113,11 @@ def repair(nb: nbformat.NotebookNode, release: nbformat.NotebookNode,
         meta = _meta(rcell)
         fixed = copy.deepcopy(rcell)
         i = by_release.get(j)
+        if not any(meta.get(k) for k in ("solution", "grade", "locked")):
+            if i is not None:  # a plain cell of the release: the learner's version, as it is
+                out.append(_plain(cells[i]))
+            out.extend(_plain(extra) for extra in extras_after.get(j, []))
+            continue
         if i is None:
             what = "answer" if meta.get("solution") else "test" if meta.get("grade") else "locked"
             repairs.append(f"restored the deleted {what} cell {name!r}")

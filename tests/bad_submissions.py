@@ -218,6 +218,12 @@ CASES: list[Case] = [
                "setattr(vars()['n' + 'p'].testing, 'assert' + '_allclose', "
                "lambda *a, **k: None)\n\n\ndef double(x):\n    return x"), 0, True,
          "numpy.testing.assert_allclose was replaced", "hostile"),
+    Case("patched_then_kernel_killed", "double",  # a last cell kills the kernel to hide it
+         _with("import numpy as np\n"
+               "setattr(vars()['n' + 'p'].testing, 'assert' + '_allclose', "
+               "lambda *a, **k: None)\n\n\ndef double(x):\n    return x",
+               lambda nb: nb.cells.append(v4.new_code_cell("import os\nos._exit(0)"))),
+         0, True, "numpy.testing.assert_allclose was replaced", "hostile"),
     Case("patched_torch_and_checks", "add",
          _with("import torch\nimport rnncourse.checks as checks\n"
                "torch.allclose = lambda *a, **k: True\n"
