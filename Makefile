@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 JB_FLAGS := -n -W --keep-going
 
-.PHONY: book test venv build exercises lint pytest bench clean
+.PHONY: book test venv build exercises lint pytest bench bench-grading formgrader clean
 
 book: venv build
 
@@ -34,6 +34,15 @@ pytest: venv
 
 bench: venv
 	$(BIN)/python benchmarks/bench_build_and_grade.py
+
+# Throughput of `python -m autograder grade --jobs` against plain serial nbgrader autograde.
+bench-grading: venv
+	$(BIN)/python benchmarks/bench_grading.py
+
+# Manual grading: JupyterLab with nbgrader's formgrader (menu Nbgrader > Formgrader). nbgrader
+# runs `alembic` from PATH, hence the venv's bin folder first.
+formgrader: venv
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/jupyter lab --no-browser --ServerApp.root_dir="$(CURDIR)"
 
 # `bench` does the cold book build (and times it) before pytest reads the built pages.
 test: venv lint bench pytest
