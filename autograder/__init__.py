@@ -4,7 +4,8 @@ nbgrader is the engine (generation, execution, gradebook, formgrader); this pack
 course's configuration and the commands ``release``, ``collect``, ``grade`` (parallel, each
 submission's kernel in a bubblewrap sandbox), ``feedback`` (hidden tests removed), ``export``
 and ``score``, with clear messages instead of tracebacks. Module map: cli (the command
-table), course, notebooks, release, collect, grade, engine (one scratch-course batch),
+table), course, notebooks, release, collect, grade with worker (long-lived grading
+processes), engine (one scratch-course batch),
 repair, integrity, execute and sandbox (the guarded, sandboxed kernel), gradebook, feedback
 with hidetests, export, score.
 """

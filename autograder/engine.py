@@ -7,9 +7,10 @@ The pipeline, in order (each step needs the previous one):
    gradebook that knows every test, hidden ones included) to a scratch folder;
 2. ``repair`` each submission against the release (missing, duplicated, reordered, retyped
    cells, stripped metadata, wrong file name) and ``integrity.scan`` the learner's code;
-3. run ``nbgrader autograde`` once on the scratch course: nbgrader restores test and locked
-   cells from the source, and ``GuardedExecute`` runs each notebook in its own sandboxed
-   kernel (``autograder.sandbox``) under time and output limits;
+3. run nbgrader's autograde once on the scratch course (in this process): nbgrader
+   restores test and locked cells from the source, and ``GuardedExecute`` runs each
+   notebook in its own sandboxed kernel (``autograder.sandbox``) under time and output
+   limits;
 4. read the grades from the scratch gradebook and the guard files, outside any learner's
    process; withhold the points of a submission whose grading was tampered with.
 """
@@ -19,6 +20,7 @@ from __future__ import annotations
 import copy
 import shutil
 import subprocess
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -108,12 +110,42 @@ def autograded_dir(workdir: Path, student: str, assignment: str) -> Path:
     return course_dir(workdir) / "grading" / "autograded" / student / assignment
 
 
+def autograde_in_process(course: Path, assignment: str) -> str:
+    """Run ``nbgrader autograde --force`` on the scratch ``course`` in this process (nbgrader's
+    own ``Autograde`` converter, as its ``NbGraderAPI`` does); return nbgrader's log.
+
+    Starting an ``nbgrader`` process costs about two seconds of imports; ``score`` and each of
+    ``grade``'s workers pay them once. Learners' code still runs elsewhere: in each
+    notebook's sandboxed kernel.
+    """
+    from nbgrader.converters import Autograde
+    from nbgrader.coursedir import CourseDirectory
+    from nbgrader.utils import capture_log
+    from traitlets.config.loader import PyFileConfigLoader
+
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(course)).load_config()
+    config.CourseDirectory.root = str(course)
+    config.CourseDirectory.db_url = f"sqlite:///{course / 'grading' / 'gradebook.db'}"
+    coursedir = CourseDirectory(config=config)
+    coursedir.assignment_id = assignment
+    app = Autograde(coursedir=coursedir, config=config)
+    app.force = True
+    app.create_student = True
+    with warnings.catch_warnings():  # SQLAlchemy's autoflush notes on nbgrader's own models
+        warnings.simplefilter("ignore")
+        outcome = capture_log(app)
+    return outcome.get("log", "") + outcome.get("error", "")
+
+
 def autograde_batch(root: Path, assignment: str, subs: list[Submission], workdir: Path,
-                    options: GradeOptions | None = None) -> dict[str, dict]:
+                    options: GradeOptions | None = None, *,
+                    in_process: bool = True) -> dict[str, dict]:
     """Grade ``subs`` in a scratch course under ``workdir``; results by student.
 
-    The scratch course stays in ``workdir`` (the caller removes it) so that ``grade`` can
-    copy the graded notebooks and grades into the course's gradebook.
+    nbgrader runs in this process unless ``in_process`` is false (then in a child process of
+    its own, under a time budget: ``grade``'s fallback when a worker died). The scratch
+    course stays in ``workdir`` (the caller removes it) so that ``grade`` can copy the graded
+    notebooks and grades into the course's gradebook.
     """
     from autograder.score import template_course  # score imports this module
 
@@ -132,12 +164,15 @@ def autograde_batch(root: Path, assignment: str, subs: list[Submission], workdir
         folder = course / "grading" / "submitted" / sub.student / assignment
         folder.mkdir(parents=True)
         nbformat.write(nb, folder / f"{notebook_id}.ipynb")
-    budget = options.notebook_timeout * len(subs) + 180
-    try:
-        log = run_nbgrader(course, "autograde", assignment, "--force", timeout=budget,
-                           check=False)
-    except subprocess.TimeoutExpired:
-        log = f"nbgrader autograde ran out of its {budget} s budget"
+    if in_process:
+        log = autograde_in_process(course, assignment)
+    else:
+        budget = options.notebook_timeout * len(subs) + 180
+        try:
+            log = run_nbgrader(course, "autograde", assignment, "--force", timeout=budget,
+                               check=False)
+        except subprocess.TimeoutExpired:
+            log = f"nbgrader autograde ran out of its {budget} s budget"
     db_url = f"sqlite:///{course / 'grading' / 'gradebook.db'}"
     results = {}
     with Gradebook(db_url) as gb:

@@ -32,7 +32,7 @@ from jupyter_core.utils import ensure_async, run_sync
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat import NotebookNode
 from nbgrader.preprocessors import Execute
-from traitlets import Integer
+from traitlets import Enum, Integer
 
 from autograder.sandbox import SandboxKernelManager
 
@@ -99,6 +99,10 @@ class GuardedExecute(Execute):
                                help="output kept per notebook; the rest is dropped")
     interrupt_grace = Integer(10, config=True,
                               help="seconds a kernel has to answer after an interrupt")
+    # The kernel is thrown away after its notebook (the probe has run): no need to wait the
+    # half second or more a graceful shutdown takes (ipykernel and torch tearing down).
+    shutdown_kernel = Enum(["graceful", "immediate"], default_value="immediate", config=True,
+                           help="how the kernel stops after the last cell")
 
     def __init__(self, *args, **kwargs):
         kwargs["kernel_manager_class"] = SandboxKernelManager

@@ -1,22 +1,25 @@
 """``grade``: autograde every collected submission, in parallel, each in a sandboxed kernel.
 
 Submissions are ``grading/submitted/<student>/<assignment>/*.ipynb`` (``collect`` puts them
-there). The work is split into small batches; each batch is graded by ``engine.autograde_batch``
-in its own scratch course (one ``nbgrader autograde`` process, one sandboxed kernel per
-notebook), ``--jobs`` batches at a time. The main process stores each result in the course's
-gradebook as soon as its batch is done (``gradebook.store``: one transaction per submission),
-so formgrader, ``feedback`` and ``export`` see it. A submission whose result file records the
-same notebook (by content hash) is skipped unless ``force``.
+there). ``--jobs`` threads each keep one worker process (``autograder.worker``: nbgrader
+imported once) busy with one submission after another; each submission is graded in its own
+scratch course, its notebook in its own sandboxed kernel. A worker that dies or hangs is
+replaced, and the submission it held is graded again in an ``nbgrader autograde`` process of
+its own. Each result is stored in the course's gradebook as soon as it is in
+(``gradebook.store``: one transaction per submission), so formgrader, ``feedback`` and
+``export`` see it, and a run killed midway loses at most the submissions being graded. A
+submission whose result file records the same notebook (by content hash) is skipped unless
+``force``.
 """
 
 from __future__ import annotations
 
 import hashlib
-import math
 import os
 import shutil
 import tempfile
-from concurrent.futures import ThreadPoolExecutor, as_completed
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,12 +28,10 @@ from tqdm import tqdm
 from autograder import gradebook
 from autograder.course import assignments as course_assignments
 from autograder.course import source_notebook
-from autograder.engine import GradeOptions, Submission, autograde_batch, autograded_dir
-from autograder.errors import AutograderError, UnreadableNotebook
-from autograder.notebooks import read_notebook
+from autograder.engine import GradeOptions, autograde_batch, autograded_dir
+from autograder.errors import AutograderError
 from autograder.score import template_course
-
-MAX_BATCH = 8
+from autograder.worker import Worker, load_submission, task
 
 
 @dataclass
@@ -78,28 +79,88 @@ def is_graded(root: Path, pending: Pending) -> bool:
     return bool(record) and record.get("digest") == pending.digest
 
 
-def _load(p: Pending) -> Submission:
-    if p.path is None:
-        return Submission(p.student, None, problem="the submission folder holds no notebook")
-    try:
-        return Submission(p.student, read_notebook(p.path), filename=p.path.name)
-    except UnreadableNotebook as err:
-        return Submission(p.student, None, filename=p.path.name,
-                          problem=f"unreadable notebook: {err}")
+def _workdir() -> Path:
+    return Path(tempfile.mkdtemp(prefix="rnncourse-grade-"))
 
 
-def _grade_batch(root: Path, assignment: str, batch: list[Pending], options: GradeOptions):
-    workdir = Path(tempfile.mkdtemp(prefix="rnncourse-grade-"))
-    try:
-        results = autograde_batch(root, assignment, [_load(p) for p in batch], workdir, options)
-    except BaseException:
-        shutil.rmtree(workdir, ignore_errors=True)
-        raise
-    return workdir, results
+class _Run:
+    """One ``grade`` run of one assignment: ``jobs`` threads, each feeding a worker."""
+
+    def __init__(self, root: Path, assignment: str, todo: list[Pending],
+                 options: GradeOptions, bar: tqdm) -> None:
+        self.root, self.assignment, self.options, self.bar = root, assignment, options, bar
+        self.todo = list(reversed(todo))  # popped from the end: in student order
+        self.lock = threading.Lock()  # guards todo, rows and the course's gradebook
+        self.rows: list[dict] = []
+        self.workers: list[Worker] = []
+        self.stopping = False
+        self.log = root / "grading" / "logs" / f"grade-{assignment}.log"
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        # Per-cell and per-notebook limits are enforced inside; this catches a stuck nbgrader.
+        self.budget = options.notebook_timeout + 180
+
+    def _next(self) -> Pending | None:
+        with self.lock:
+            return self.todo.pop() if self.todo and not self.stopping else None
+
+    def stop(self) -> None:
+        """Interrupted: hand out nothing more and stop every worker now."""
+        with self.lock:
+            self.stopping = True
+            workers = list(self.workers)
+        for worker in workers:
+            worker.kill()
+
+    def _fallback(self, p: Pending) -> tuple[Path, dict]:
+        """Grade ``p`` in an nbgrader process of its own: after its worker died on it."""
+        workdir = _workdir()
+        results = autograde_batch(self.root, self.assignment,
+                                  [load_submission(p.student, p.path)], workdir,
+                                  self.options, in_process=False)
+        return workdir, results[p.student]
+
+    def serve(self) -> None:
+        """Grade submissions until none are left, storing each result as soon as it is in."""
+        worker: Worker | None = None
+        try:
+            while (p := self._next()) is not None:
+                workdir = _workdir()
+                if worker is None:
+                    worker = Worker(self.log, self.root)
+                    with self.lock:
+                        self.workers.append(worker)
+                answer = worker.run(task(self.root, self.assignment, p.student, p.path,
+                                         workdir, self.options), self.budget)
+                if answer and answer["ok"]:
+                    result = answer["result"]
+                else:
+                    with open(self.log, "a") as log:
+                        log.write(f"worker failed on {p.student}: "
+                                  f"{(answer or {}).get('error', 'no answer')}\n")
+                    worker = None if answer is None else worker
+                    shutil.rmtree(workdir, ignore_errors=True)
+                    if self.stopping:
+                        return
+                    workdir, result = self._fallback(p)
+                try:
+                    self._store(p, workdir, result)
+                finally:
+                    shutil.rmtree(workdir, ignore_errors=True)
+        finally:
+            if worker is not None:
+                worker.close()
+
+    def _store(self, p: Pending, workdir: Path, result: dict) -> None:
+        result = {**result, "student": p.student, "digest": p.digest}
+        with self.lock:
+            gradebook.store(self.root, self.assignment, p.student,
+                            autograded_dir(workdir, p.student, self.assignment), result)
+            self.rows.append(result)
+            self.bar.update(1)
 
 
 def grade(root: Path, names: list[str] | None = None, *, jobs: int | None = None,
-          force: bool = False, options: GradeOptions | None = None, batch_size: int = 0,
+          force: bool = False, options: GradeOptions | None = None,
           progress: bool = True) -> list[dict]:
     """Grade the submissions of ``names`` (default: every assignment); one row per submission
     graded now: {student, assignment, score, max_score, flagged, ...}."""
@@ -115,26 +176,18 @@ def grade(root: Path, names: list[str] | None = None, *, jobs: int | None = None
         if not todo:
             continue
         template = template_course(root, assignment)
-        # One nbgrader process per batch: batches as large as an even split allows (startup
-        # costs seconds), at most MAX_BATCH (what a killed run can lose).
-        size = batch_size or max(1, min(MAX_BATCH, math.ceil(len(todo) / jobs)))
-        batches = [todo[i:i + size] for i in range(0, len(todo), size)]
         bar = tqdm(total=len(todo), desc=f"grade {assignment}", unit="nb", disable=not progress)
+        run = _Run(root, assignment, todo, options, bar)
         with ThreadPoolExecutor(max_workers=jobs) as pool:
-            futures = {pool.submit(_grade_batch, root, assignment, b, options): b
-                       for b in batches}
-            gradebook.ensure_assignment(root, assignment, template)  # while the batches run
-            for future in as_completed(futures):
-                workdir, results = future.result()
-                try:
-                    for p in futures[future]:
-                        result = {**results[p.student], "student": p.student,
-                                  "digest": p.digest}
-                        gradebook.store(root, assignment, p.student,
-                                        autograded_dir(workdir, p.student, assignment), result)
-                        rows.append(result)
-                        bar.update(1)
-                finally:
-                    shutil.rmtree(workdir, ignore_errors=True)
+            with run.lock:  # no result is stored before the gradebook knows the assignment
+                futures = [pool.submit(run.serve) for _ in range(min(jobs, len(todo)))]
+                gradebook.ensure_assignment(root, assignment, template)
+            try:
+                for future in futures:
+                    future.result()
+            except BaseException:  # Ctrl-C, or a failure storing a result: stop the others
+                run.stop()
+                raise
         bar.close()
+        rows += sorted(run.rows, key=lambda r: r["student"])
     return rows

@@ -190,6 +190,9 @@ class SandboxKernelManager(AsyncKernelManager):
             self.connection_file = str(self._private / "kernel.json")
             self.ip = str(self._private / "kernel-ipc")
         cmd, kw = await super()._async_pre_start_kernel(**kw)
+        # The kernel's own stdout and stderr carry nothing for grading (outputs travel as
+        # messages) and must not mix into the grader's: ``score --json``, a worker's answers.
+        kw["stdout"] = kw["stderr"] = subprocess.DEVNULL
         workdir = str(Path(kw.get("cwd") or os.getcwd()).resolve())
         if self._use_bwrap():
             self.kernel_spec.interrupt_mode = "message"  # signals do not cross bwrap

@@ -1,6 +1,6 @@
 """Throughput of ``grade`` (parallel, sandboxed) against plain serial ``nbgrader autograde``.
 
-    python benchmarks/bench_grading.py [--assignment rnn_forward] [-n 12] [--jobs 2]
+    python benchmarks/bench_grading.py [--assignment rnn_forward] [-n 40] [--jobs 2]
 
 Generates N submissions of one assignment from its source and release (half correct: the
 source itself; a quarter wrong: the release as handed out; a quarter bad: a kernel that
@@ -9,7 +9,8 @@ temporary courses:
 
 1. plain nbgrader: one ``nbgrader autograde`` process, notebooks one after the other, no
    sandbox (nbgrader's own Execute);
-2. ``autograder grade --jobs J``: sandboxed kernels, J batches at a time.
+2. ``autograder grade --jobs J``: J worker processes, one submission at a time each,
+   every notebook in its own sandboxed kernel.
 
 The template course (generated once per source version) is built before either is timed.
 Prints both wall-clock times, the speed-up and the load average: on a machine shared with
@@ -88,7 +89,7 @@ def fill(root: Path, assignment: str, notebook_id: str, subs) -> None:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--assignment", default="rnn_forward")
-    p.add_argument("-n", type=int, default=12, help="number of submissions")
+    p.add_argument("-n", type=int, default=40, help="number of submissions")
     p.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     args = p.parse_args()
     root = find_root()

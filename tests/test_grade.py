@@ -119,6 +119,71 @@ def test_a_run_killed_midway_resumes_without_counting_twice(graded):
         assert gb.find_submission("add", "bob").score == 1.0
 
 
+def fresh_class(base: Path, learners: dict[str, str]) -> Path:
+    """A course of the toy assignment whose learners (name -> answer) are collected."""
+    course = make_course(base / "course", {"add": add_assignment()})
+    generate(course, "add", course / "exercises")
+    for student, source in learners.items():
+        submit(base / "inbox", student, source)
+    collect(course, base / "inbox", progress=False)
+    return course
+
+
+def gradebook_scores(course: Path) -> dict[str, float]:
+    with Gradebook(db_url(course)) as gb:
+        return {s.student.id: s.score for s in gb.find_assignment("add").submissions}
+
+
+def test_a_worker_that_dies_loses_no_submission(tmp_path, monkeypatch):
+    import autograder.grade as grading
+
+    course = fresh_class(tmp_path, {"alice": CORRECT, "bob": PARTIAL, "carol": CORRECT})
+
+    class DyingOnBob(grading.Worker):
+        def run(self, t, timeout):
+            if t["student"] == "bob":
+                self.proc.kill()  # as if nbgrader itself crashed on bob's notebook
+            return super().run(t, timeout)
+
+    monkeypatch.setattr(grading, "Worker", DyingOnBob)
+    rows = grade(course, jobs=1, options=OPTIONS, progress=False)
+    assert {r["student"]: r["score"] for r in rows} == {"alice": 3.0, "bob": 1.0, "carol": 3.0}
+    assert gradebook_scores(course) == {"alice": 3.0, "bob": 1.0, "carol": 3.0}
+    log = (course / "grading" / "logs" / "grade-add.log").read_text()
+    assert "worker failed on bob" in log
+
+
+def test_grade_killed_midway_resumes_and_counts_nothing_twice(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    learners = {f"s{i}": CORRECT if i % 2 else PARTIAL for i in range(5)}
+    course = fresh_class(tmp_path, learners)
+    env = {**os.environ, "RNNCOURSE_ROOT": str(course)}
+    cmd = [sys.executable, "-m", "autograder", "grade", "add", "--jobs", "1",
+           "--cell-timeout", "10", "--notebook-timeout", "60"]
+    first = subprocess.Popen(cmd, env=env, cwd=course, start_new_session=True,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    results = course / "grading" / "results" / "add"
+    deadline = time.monotonic() + 300
+    while not list(results.glob("*.json")) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    os.killpg(first.pid, signal.SIGKILL)  # the grader and its workers, mid-run
+    first.wait()
+    done_first = {p.stem for p in results.glob("*.json")}
+    assert 1 <= len(done_first) < len(learners)
+
+    second = subprocess.run(cmd + ["--json"], env=env, cwd=course, capture_output=True,
+                            text=True, timeout=600)
+    regraded = {json.loads(line)["student"] for line in second.stdout.splitlines()}
+    assert regraded == set(learners) - done_first
+    expected = {s: 3.0 if src == CORRECT else 1.0 for s, src in learners.items()}
+    assert gradebook_scores(course) == expected
+
+
 def test_formgrader_api_lists_the_graded_submissions(graded):
     from nbgrader.apps.api import NbGraderAPI
     from nbgrader.coursedir import CourseDirectory
