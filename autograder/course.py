@@ -54,6 +54,14 @@ def ensure_bin_on_path() -> None:
         os.environ["PATH"] = os.pathsep.join([bindir, os.environ.get("PATH", "")])
 
 
+def child_env() -> dict[str, str]:
+    """The environment of the nbgrader processes we start: this Python's bin folder first on
+    PATH (nbgrader runs ``alembic`` and kernels from it), Python's warnings off (SQLAlchemy's
+    notes on nbgrader's models would bury its log)."""
+    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    return {**os.environ, "PATH": path, "PYTHONWARNINGS": "ignore"}
+
+
 def run_nbgrader(root: Path, *args: str, timeout: float | None = None,
                  check: bool = True) -> str:
     """Run ``nbgrader <args>`` with the course configuration in ``root``; return its log.
@@ -70,11 +78,8 @@ def run_nbgrader(root: Path, *args: str, timeout: float | None = None,
         f"--CourseDirectory.db_url=sqlite:///{root / 'grading' / 'gradebook.db'}",
     ]
     (root / "grading").mkdir(exist_ok=True)
-    # nbgrader runs `alembic` and kernels from PATH: put this Python's bin folder first.
-    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
-    env = {**os.environ, "PATH": path, "PYTHONWARNINGS": "ignore"}
     proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True, timeout=timeout,
-                          env=env, stdin=subprocess.DEVNULL)
+                          env=child_env(), stdin=subprocess.DEVNULL)
     log = proc.stdout + proc.stderr
     if check and proc.returncode != 0:
         tail = "\n".join(log.strip().splitlines()[-8:])

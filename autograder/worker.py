@@ -24,6 +24,7 @@ import traceback
 from dataclasses import asdict
 from pathlib import Path
 
+from autograder.course import child_env
 from autograder.engine import GradeOptions, Submission, autograde_batch
 from autograder.errors import UnreadableNotebook
 from autograder.notebooks import read_notebook
@@ -60,11 +61,9 @@ class Worker:
     """The grading process's handle on one worker."""
 
     def __init__(self, log: Path, cwd: Path) -> None:
-        path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
-        env = {**os.environ, "PATH": path, "PYTHONWARNINGS": "ignore"}
         with open(log, "ab") as err:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "autograder.worker", str(log)], cwd=cwd, env=env,
+                [sys.executable, "-m", "autograder.worker", str(log)], cwd=cwd, env=child_env(),
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err)
 
     def run(self, t: dict, timeout: float) -> dict | None:

@@ -90,7 +90,8 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--assignment", default="rnn_forward")
     p.add_argument("-n", type=int, default=40, help="number of submissions")
-    p.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    p.add_argument("--jobs", type=int, nargs="+", default=[os.cpu_count() or 1],
+                   help="one timed run of `grade` per value (e.g. --jobs 1 2: scaling)")
     args = p.parse_args()
     root = find_root()
     src = source_notebook(root, args.assignment)
@@ -113,21 +114,30 @@ def main() -> None:
     print(f"plain serial nbgrader autograde: {plain:7.1f} s  "
           f"({args.n / plain * 60:.1f} notebooks/min)")
 
+    for jobs in args.jobs:
+        ours, rows = time_grade(root, args.assignment, template, subs, jobs)
+        full = sum(r["score"] == r["max_score"] for r in rows
+                   if subs[int(r["student"][1:])][0] == "correct")
+        print(f"autograder grade --jobs {jobs} (sandboxed): {ours:7.1f} s  "
+              f"({args.n / ours * 60:.1f} notebooks/min); graded {len(rows)}, flagged "
+              f"{sum(r['flagged'] for r in rows)}, full marks for {full} of the "
+              f"{kinds['correct']} correct")
+        print(f"speed-up over plain nbgrader: {plain / ours:.2f}x  "
+              f"(load average after: {os.getloadavg()[0]:.1f})")
+
+
+def time_grade(root: Path, assignment: str, template: Path, subs, jobs: int):
+    """Seconds ``grade`` takes on ``subs`` in a fresh course, and its rows."""
+    src = source_notebook(root, assignment)
     with tempfile.TemporaryDirectory(prefix="bench-grade-") as tmp:
         course = Path(tmp) / "course"
-        shutil.copytree(src.parent, course / "solutions" / args.assignment)
+        shutil.copytree(src.parent, course / "solutions" / assignment)
         (course / "autograder").mkdir()
-        cache = course / "grading" / "cache" / template.name
-        shutil.copytree(template, cache)
-        fill(course, args.assignment, src.stem, subs)
+        shutil.copytree(template, course / "grading" / "cache" / template.name)
+        fill(course, assignment, src.stem, subs)
         t0 = time.perf_counter()
-        rows = grade(course, [args.assignment], jobs=args.jobs, options=GradeOptions())
-        ours = time.perf_counter() - t0
-    print(f"autograder grade --jobs {args.jobs} (sandboxed): {ours:7.1f} s  "
-          f"({args.n / ours * 60:.1f} notebooks/min); graded "
-          f"{len(rows)}, flagged {sum(r['flagged'] for r in rows)}")
-    print(f"speed-up: {plain / ours:.2f}x  (load average after: {os.getloadavg()[0]:.1f})")
-
+        rows = grade(course, [assignment], jobs=jobs, options=GradeOptions())
+        return time.perf_counter() - t0, rows
 
 if __name__ == "__main__":
     main()
