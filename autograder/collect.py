@@ -72,8 +72,8 @@ def _from_lms_name(relative: str) -> tuple[str, str] | None:
 def _candidates(source: Path) -> list[tuple[str, Path, str | None, str | None, str]]:
     """(shown name, file, student or None, assignment hint or None, the learner's file name)
     for each file."""
-    files = sorted(p for p in source.rglob("*") if p.is_file()
-                   and not any(part.startswith((".", "__MACOSX")) for part in p.parts))
+    files = sorted(p for p in source.rglob("*") if p.is_file() and not any(
+        part.startswith((".", "__MACOSX")) for part in p.relative_to(source).parts))
     out = []
     for path in files:
         rel = path.relative_to(source)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import os
 import zipfile
 from pathlib import Path
 
@@ -73,6 +74,15 @@ def test_collect_twice_imports_nothing_the_second_time(graded):
     course, inbox, _, _ = graded
     again = collect(course, inbox, progress=False)
     assert again.imported == [] and again.updated == [] and len(again.skipped) == 2
+
+
+def test_collect_reads_a_folder_given_by_a_relative_path(toy, tmp_path, monkeypatch):
+    _, inbox = toy
+    course = make_course(tmp_path / "course", {"add": add_assignment()})
+    monkeypatch.chdir(course)
+    relative = Path(os.path.relpath(inbox, course))  # ../../.../inbox: '..' is not hidden
+    report = collect(course, relative, progress=False)
+    assert sorted(s for s, _, _ in report.imported) == ["alice", "bob"]
 
 
 @pytest.mark.parametrize("member, student", [
