@@ -18,8 +18,10 @@ The pipeline, in order (each step needs the previous one):
 from __future__ import annotations
 
 import copy
+import re
 import shutil
 import subprocess
+import threading
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +35,8 @@ from autograder.execute import guard_path
 from autograder.repair import repair
 
 ensure_bin_on_path()
+
+_NBGRADER_LOCK = threading.Lock()  # see autograde_in_process
 
 
 @dataclass(frozen=True)
@@ -116,7 +120,9 @@ def autograde_in_process(course: Path, assignment: str) -> str:
 
     Starting an ``nbgrader`` process costs about two seconds of imports; ``score`` and each of
     ``grade``'s workers pay them once. Learners' code still runs elsewhere: in each
-    notebook's sandboxed kernel.
+    notebook's sandboxed kernel. nbgrader is not thread-safe (shared loggers, configuration,
+    warning filters), so runs from several threads of one process take turns; to grade in
+    parallel, use processes (``grade`` does).
     """
     from nbgrader.converters import Autograde
     from nbgrader.coursedir import CourseDirectory
@@ -131,8 +137,8 @@ def autograde_in_process(course: Path, assignment: str) -> str:
     app = Autograde(coursedir=coursedir, config=config)
     app.force = True
     app.create_student = True
-    with warnings.catch_warnings():  # SQLAlchemy's autoflush notes on nbgrader's own models
-        warnings.simplefilter("ignore")
+    with _NBGRADER_LOCK, warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # SQLAlchemy's autoflush notes on nbgrader's models
         outcome = capture_log(app)
     return outcome.get("log", "") + outcome.get("error", "")
 
@@ -182,6 +188,22 @@ def autograde_batch(root: Path, assignment: str, subs: list[Submission], workdir
     return results
 
 
+_EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt|Timeout)\w*\b")
+
+
+def log_reason(log: str, student: str) -> str:
+    """The line of nbgrader's log that says why ``student``'s notebook could not be graded:
+    the last exception raised before nbgrader reported the student's failure (not its
+    closing "see the traceback above"), else the log's last line."""
+    lines = [line.strip() for line in log.splitlines() if line.strip()]
+    end = next((i for i, line in enumerate(lines)
+                if "error processing" in line and f"student '{student}'" in line), len(lines))
+    for line in reversed(lines[:end]):
+        if _EXCEPTION_LINE.match(line) and "NbGraderException" not in line:
+            return line[:200]
+    return lines[-1][:200] if lines else "no log"
+
+
 def _grade_cells(gb: Gradebook, assignment: str, notebook_id: str) -> list:
     return list(gb.find_notebook(notebook_id, assignment).grade_cells)
 
@@ -199,8 +221,7 @@ def _result(gb: Gradebook, course: Path, assignment: str, notebook_id: str, sub:
         graded = None
         grades = [(c.name, 0.0, float(c.max_score))
                   for c in _grade_cells(gb, assignment, notebook_id)]
-        tail = [line for line in log.strip().splitlines() if line.strip()][-1:] or [""]
-        problem = f"nbgrader could not grade this notebook ({tail[0].strip()[:200]})"
+        problem = f"nbgrader could not grade this notebook ({log_reason(log, sub.student)})"
     cells = _cells_by_grade_id(graded) if graded is not None else {}
     order = {name: i for i, name in enumerate(cells)}
     findings = scan + (integrity.guard_findings(guard_path(folder, notebook_id))

@@ -2,16 +2,19 @@
 
 For each assignment, one ``autograder.score.score_many`` run grades the solution, the
 release, every mutant and every alternative of that assignment (one nbgrader course, one
-kernel per notebook); two assignments are graded at a time (CI has two cores).
+kernel per notebook); two assignments are graded at a time (CI has two cores), each in a
+process of its own (``score_many`` runs nbgrader in process, and nbgrader is not
+thread-safe).
 """
 
 from __future__ import annotations
 
 import functools
+import multiprocessing
 import tempfile
 import time
 import traceback
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import nbformat
@@ -59,7 +62,7 @@ def _grade_all(assignment: str, start: float) -> tuple[dict[str, dict], float]:
 @functools.cache
 def graded() -> dict[str, dict[str, dict]]:
     """assignment -> (solution | release | variant id) -> the autograder's result dict."""
-    with ThreadPoolExecutor(WORKERS) as pool:
+    with ProcessPoolExecutor(WORKERS, mp_context=multiprocessing.get_context("spawn")) as pool:
         out = dict(zip(ASSIGNMENTS, pool.map(_grade, ASSIGNMENTS), strict=True))
     for name, (_, seconds) in out.items():
         print(f"graded {len(out[name][0])} notebooks of {name} in {seconds:.1f} s")

@@ -111,3 +111,14 @@ def test_notebook_of_no_assignment_says_how_to_name_it(toy_course, tmp_path, run
 def test_unknown_command_lists_the_commands(run_autograder):
     proc = run_autograder("grades", retcode=2)
     assert "score" in proc.stderr and "release" in proc.stderr
+
+
+def test_a_notebook_nbgrader_cannot_run_says_why(release, tmp_path, monkeypatch):
+    from autograder import sandbox
+    from autograder.engine import GradeOptions
+
+    monkeypatch.setattr(sandbox, "bwrap_path", lambda: None)  # the sandbox is required, gone
+    nb = fill_in(release, "return a + b", tmp_path / "add.ipynb")
+    result = score_notebook(nb, options=GradeOptions(sandbox="bwrap"))
+    assert result["score"] == 0.0
+    assert all("apt-get install -y bubblewrap" in t["message"] for t in result["tests"])
