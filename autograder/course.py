@@ -54,6 +54,11 @@ def ensure_bin_on_path() -> None:
         os.environ["PATH"] = os.pathsep.join([bindir, os.environ.get("PATH", "")])
 
 
+def db_url(root: Path) -> str:
+    """The SQLAlchemy address of the nbgrader gradebook of the course at ``root``."""
+    return f"sqlite:///{root / 'grading' / 'gradebook.db'}"
+
+
 def child_env() -> dict[str, str]:
     """The environment of the nbgrader processes we start: this Python's bin folder first on
     PATH (nbgrader runs ``alembic`` and kernels from it), Python's warnings off (SQLAlchemy's
@@ -75,7 +80,7 @@ def run_nbgrader(root: Path, *args: str, timeout: float | None = None,
     cmd = [
         sys.executable, "-m", "nbgrader", *args,
         f"--CourseDirectory.root={root}",
-        f"--CourseDirectory.db_url=sqlite:///{root / 'grading' / 'gradebook.db'}",
+        f"--CourseDirectory.db_url={db_url(root)}",
     ]
     (root / "grading").mkdir(exist_ok=True)
     proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True, timeout=timeout,

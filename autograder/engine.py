@@ -30,7 +30,13 @@ import nbformat
 from nbgrader.api import Gradebook, MissingEntry
 
 from autograder import integrity
-from autograder.course import CONFIG_FILE, ensure_bin_on_path, run_nbgrader, source_notebook
+from autograder.course import (
+    CONFIG_FILE,
+    db_url,
+    ensure_bin_on_path,
+    run_nbgrader,
+    source_notebook,
+)
 from autograder.execute import guard_path
 from autograder.repair import repair
 
@@ -131,7 +137,7 @@ def autograde_in_process(course: Path, assignment: str) -> str:
 
     config = PyFileConfigLoader("nbgrader_config.py", path=str(course)).load_config()
     config.CourseDirectory.root = str(course)
-    config.CourseDirectory.db_url = f"sqlite:///{course / 'grading' / 'gradebook.db'}"
+    config.CourseDirectory.db_url = db_url(course)
     coursedir = CourseDirectory(config=config)
     coursedir.assignment_id = assignment
     app = Autograde(coursedir=coursedir, config=config)
@@ -179,9 +185,8 @@ def autograde_batch(root: Path, assignment: str, subs: list[Submission], workdir
                                check=False)
         except subprocess.TimeoutExpired:
             log = f"nbgrader autograde ran out of its {budget} s budget"
-    db_url = f"sqlite:///{course / 'grading' / 'gradebook.db'}"
     results = {}
-    with Gradebook(db_url) as gb:
+    with Gradebook(db_url(course)) as gb:
         for sub in subs:
             results[sub.student] = _result(gb, course, assignment, notebook_id, sub,
                                            scans[sub.student], log)

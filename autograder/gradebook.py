@@ -34,16 +34,12 @@ from nbgrader.api import (
     SubmittedNotebook,
 )
 
-from autograder.course import ensure_bin_on_path
+from autograder.course import db_url, ensure_bin_on_path
 
 ensure_bin_on_path()
 
 
 COURSE_ID = "rnn-course"  # as CourseDirectory.course_id in nbgrader_config.py
-
-
-def db_url(root: Path) -> str:
-    return f"sqlite:///{root / 'grading' / 'gradebook.db'}"
 
 
 def result_file(root: Path, assignment: str, student: str) -> Path:
