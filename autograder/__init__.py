@@ -1,13 +1,15 @@
 """The instructors' command line around nbgrader: ``python -m autograder <command>``.
 
-nbgrader is the engine (generation, execution, gradebook, formgrader); this package adds the
-course's configuration and the commands ``release``, ``collect``, ``grade`` (parallel, each
-submission's kernel in a bubblewrap sandbox), ``feedback`` (hidden tests removed), ``export``
-and ``score``, with clear messages instead of tracebacks. Module map: cli (the command
-table), course, notebooks, release, collect, grade with worker (long-lived grading
-processes), engine (one scratch-course batch),
-repair, integrity, execute and sandbox (the guarded, sandboxed kernel), gradebook, feedback
-with hidetests, export, score.
+nbgrader is the engine (generation, execution, gradebook, formgrader, feedback). The layers:
+
+* ``cli``: the command table; ``commands``: one module per command (release, collect, grade,
+  score, feedback, export, merge);
+* ``core``: submissions and typed results, reading and repairing notebooks, the template
+  course, grading a batch, scheduling a class, writing the gradebook;
+* ``runner``: what nbgrader runs: the learner's cells in a sandboxed kernel, the tests in the
+  grader across a data-only boundary, and the course's preprocessors;
+* ``keys``: references and test helpers (grader side only);
+* ``settings``: the one place for paths, limits, cell roles and the nbgrader configuration.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -13,39 +13,39 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from autograder.course import find_root
+from autograder.core.course import find_root
 from autograder.errors import AutograderError
 
 
 def _options(p: argparse.ArgumentParser) -> None:
-    """Flags shared by ``score`` and ``grade``: the limits of each learner's kernel."""
-    from autograder.engine import GradeOptions
+    """Flags shared by ``score`` and ``grade``: the limits of each submission."""
+    from autograder.settings import Limits
 
-    d = GradeOptions()
-    g = p.add_argument_group("limits of each submission's sandboxed kernel")
+    d = Limits()
+    g = p.add_argument_group("limits of each submission (sandboxed kernel)")
     g.add_argument("--cell-timeout", type=int, default=d.cell_timeout, metavar="S",
-                   help=f"seconds one cell may run (default {d.cell_timeout})")
+                   help=f"seconds one cell or test may run (default {d.cell_timeout})")
     g.add_argument("--notebook-timeout", type=int, default=d.notebook_timeout, metavar="S",
                    help=f"seconds a whole notebook may run (default {d.notebook_timeout})")
     g.add_argument("--memory-mb", type=int, default=d.memory_mb, metavar="MB",
-                   help=f"address space of the kernel (default {d.memory_mb})")
-    g.add_argument("--sandbox", choices=["auto", "bwrap", "none"], default=d.sandbox,
-                   help="auto: bubblewrap when it works here (default); bwrap: required; "
-                        "none: no sandbox (trusted notebooks only)")
+                   help=f"memory of all the submission's processes (default {d.memory_mb})")
+    g.add_argument("--sandbox", choices=["bwrap", "none"], default=d.sandbox,
+                   help="bwrap: bubblewrap, required (default); none: no sandbox, for "
+                        "trusted notebooks only")
 
 
-def _make_options(args: argparse.Namespace):
-    from autograder.engine import GradeOptions
+def _limits(args: argparse.Namespace):
+    from autograder.settings import Limits
 
-    return GradeOptions(cell_timeout=args.cell_timeout, notebook_timeout=args.notebook_timeout,
-                        memory_mb=args.memory_mb, sandbox=args.sandbox)
+    return Limits(cell_timeout=args.cell_timeout, notebook_timeout=args.notebook_timeout,
+                  memory_mb=args.memory_mb, sandbox=args.sandbox)
 
 
 def _say_sandbox(sandbox: str) -> None:
-    from autograder.sandbox import sandbox_status
+    """Say which sandbox learners' code runs in; refuse (SandboxUnavailable) without one."""
+    from autograder.runner.sandbox import require_sandbox
 
-    print("sandbox: none (--sandbox none)" if sandbox == "none" else sandbox_status(),
-          file=sys.stderr)
+    print(require_sandbox(sandbox), file=sys.stderr)
 
 
 def cmd_release(argv: list[str]) -> int:
@@ -55,7 +55,7 @@ def cmd_release(argv: list[str]) -> int:
     p.add_argument("--validate", action="store_true",
                    help="also check that each release fails `nbgrader validate` (slow)")
     args = p.parse_args(argv)
-    from autograder.release import release
+    from autograder.commands.release import release
 
     for folder in release(find_root(), args.assignments or None, validate=args.validate):
         print(f"released {folder}")
@@ -73,7 +73,7 @@ def cmd_collect(argv: list[str]) -> int:
     p.add_argument("--assignment", help="the assignment of every file (default: from each "
                                         "file's folder, name or cell ids)")
     args = p.parse_args(argv)
-    from autograder.collect import collect
+    from autograder.commands.collect import collect
 
     report = collect(find_root(), args.source, args.assignment)
     print("\n".join(report.lines()))
@@ -93,21 +93,20 @@ def cmd_grade(argv: list[str]) -> int:
     p.add_argument("--json", action="store_true", help="print the results as JSON lines")
     _options(p)
     args = p.parse_args(argv)
-    from autograder.grade import grade
+    from autograder.commands.grade import grade, summary
 
     _say_sandbox(args.sandbox)
-    rows = grade(find_root(), args.assignments or None, jobs=args.jobs, force=args.force,
-                 options=_make_options(args))
-    for r in rows:
+    failures: list[str] = []
+    results = grade(find_root(), args.assignments or None, jobs=args.jobs, force=args.force,
+                    limits=_limits(args), failures=failures)
+    for r in results:
         if args.json:
-            print(json.dumps(r))
+            print(json.dumps(r.to_dict()))
         else:
-            flag = "  FLAGGED" if r["flagged"] else ""
-            print(f"{r['student']:<20} {r['assignment']:<16} "
-                  f"{r['score']:g}/{r['max_score']:g}{flag}")
-    print(f"graded {len(rows)} submission(s); flagged {sum(r['flagged'] for r in rows)}",
-          file=sys.stderr)
-    return 0
+            flag = "  FLAGGED" if r.flagged else ""
+            print(f"{r.student:<20} {r.assignment:<16} {r.score:g}/{r.max_score:g}{flag}")
+    print("\n".join(summary(results, failures)), file=sys.stderr)
+    return 1 if failures else 0
 
 
 def cmd_feedback(argv: list[str]) -> int:
@@ -117,7 +116,7 @@ def cmd_feedback(argv: list[str]) -> int:
                     "tests or the tracebacks of tests.")
     p.add_argument("assignments", nargs="*", help="assignment names (default: all)")
     args = p.parse_args(argv)
-    from autograder.feedback import feedback
+    from autograder.commands.feedback import feedback
 
     files = feedback(find_root(), args.assignments or None)
     print(f"wrote {len(files)} feedback file(s) in grading/feedback/")
@@ -131,7 +130,7 @@ def cmd_export(argv: list[str]) -> int:
                     "test (tests.csv).")
     p.add_argument("--to", type=Path, default=None, help="folder (default: grading/export)")
     args = p.parse_args(argv)
-    from autograder.export import export
+    from autograder.commands.export import export
 
     for path in export(find_root(), args.to):
         print(f"wrote {path}")
@@ -146,7 +145,7 @@ def cmd_merge(argv: list[str]) -> int:
                     "grading/autograded/ folders.")
     p.add_argument("other", type=Path, help="the root of the other course copy")
     args = p.parse_args(argv)
-    from autograder.gradebook import merge
+    from autograder.commands.merge import merge
 
     names = merge(find_root(), args.other)
     print(f"merged {len(names)} graded submission(s)")
@@ -163,11 +162,11 @@ def cmd_score(argv: list[str]) -> int:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     _options(p)
     args = p.parse_args(argv)
-    from autograder.score import format_report, score_notebook
+    from autograder.commands.score import format_report, score_notebook
 
-    result = score_notebook(args.notebook, assignment=args.assignment,
-                            options=_make_options(args))
-    print(json.dumps(result, indent=2) if args.json else format_report(result))
+    _say_sandbox(args.sandbox)
+    result = score_notebook(args.notebook, assignment=args.assignment, limits=_limits(args))
+    print(json.dumps(result.to_dict(), indent=2) if args.json else format_report(result))
     return 0
 
 

@@ -15,3 +15,7 @@ class UnknownAssignment(AutograderError):
 
 class NbgraderFailed(AutograderError):
     """nbgrader itself stopped with an error (its last log lines are in the message)."""
+
+
+class SandboxUnavailable(AutograderError):
+    """Learners' code would have to run without the bubblewrap sandbox."""

@@ -19,16 +19,15 @@ c.CourseDirectory.db_url = "sqlite:///grading/gradebook.db"
 c.Execute.timeout = 60
 c.Execute.startup_timeout = 60
 
-# nbgrader fails a test cell that writes anything to stderr: a harmless warning from numpy or
-# torch, or a learner's progress bar, would zero a correct answer. Move stderr to stdout in
-# executed notebooks, after execution and before grades are saved.
-# Learners' code runs in a sandboxed kernel (autograder/sandbox.py) under GuardedExecute
-# (autograder/execute.py), which replaces nbgrader's Execute: per-notebook time budget,
-# output cap, survives a dying kernel.
-c.GuardedExecute.notebook_timeout = 600
+# Where each cell runs (autograder/runner/execute.py): SplitExecute replaces nbgrader's Execute.
+# The learner's cells run in a sandboxed kernel (autograder/runner/sandbox.py); the test cells
+# run in the grader, calling the learner's functions across a data-only boundary. The limits
+# (autograder/settings.py, Limits) are written into each scratch course's configuration.
+# nbgrader fails a test cell that writes anything to stderr: a harmless warning would zero a
+# correct answer, so stderr becomes stdout after execution and before grades are saved.
 c.Autograde.autograde_preprocessors = [
-    "autograder.execute.GuardedExecute",
-    "autograder.preprocessors.StderrToStdout",
+    "autograder.runner.execute.SplitExecute",
+    "autograder.runner.preprocessors.StderrToStdout",
     "nbconvert.preprocessors.ClearMetadataPreprocessor",
     "nbgrader.preprocessors.LimitOutput",
     "nbgrader.preprocessors.SaveAutoGrades",
@@ -39,6 +38,6 @@ c.Autograde.autograde_preprocessors = [
 # Feedback never shows hidden tests, nor a test's traceback (it would quote the failing line).
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
-    "autograder.hidetests.HideHiddenTests",
+    "autograder.runner.hidetests.HideHiddenTests",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]

@@ -10,8 +10,9 @@ Notebooks import from here instead of repeating data loading, training loops and
 - ``rnncourse.text``, ``rnncourse.series``, ``rnncourse.speech``: what the applications share
   (vocabularies and sampling; windows, baselines and MASE; MFCC features).
 - ``rnncourse.tasks``, ``rnncourse.memory_tasks``: synthetic tasks generated from a seed.
-- ``rnncourse.checks`` and ``rnncourse.grading_*``: the diagnostic comparisons that the
-  assignments' test cells call.
+
+The assignments' test helpers and reference implementations live with the grader
+(``autograder.keys``), not here.
 """
 
 __version__ = "0.1.0"

@@ -19,10 +19,16 @@ from __future__ import annotations
 
 import copy
 import difflib
+import time
 
 import nbformat
 
 MATCH_THRESHOLD = 0.6
+COMPARED_CHARS = 2_000  # cells are compared on their first characters: bounded work
+
+
+class RepairTimeout(Exception):
+    """Matching the cells took longer than the time allowed (a pathological notebook)."""
 
 
 def _meta(cell) -> dict:
@@ -44,12 +50,16 @@ def _similarity(student, release) -> float:
     a, b = student.get("source", ""), release.get("source", "")
     if _meta(release).get("solution") and not _meta(release).get("grade"):
         a, b = _first_line(a), _first_line(b)  # the stub's body was replaced: compare the def
+    a, b = a[:COMPARED_CHARS], b[:COMPARED_CHARS]
     if not a.strip() or not b.strip():
         return 0.0
-    return difflib.SequenceMatcher(None, a, b, autojunk=False).ratio()
+    matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
+    if matcher.real_quick_ratio() < MATCH_THRESHOLD or matcher.quick_ratio() < MATCH_THRESHOLD:
+        return 0.0
+    return matcher.ratio()
 
 
-def _match(cells, release_cells, repairs) -> dict[int, int]:
+def _match(cells, release_cells, repairs, deadline: float) -> dict[int, int]:
     """Map learner cell index -> release cell index."""
     by_id = {_gid(c): i for i, c in enumerate(release_cells) if _gid(c)}
     matched: dict[int, int] = {}
@@ -64,9 +74,14 @@ def _match(cells, release_cells, repairs) -> dict[int, int]:
             continue
         matched[i], taken[j] = j, i
     # Cells without (known) metadata: best content match among release cells still free.
-    pairs = sorted(((_similarity(cells[i], release_cells[j]), i, j)
-                    for i in range(len(cells)) if i not in matched
-                    for j in range(len(release_cells)) if j not in taken), reverse=True)
+    pairs = []
+    for i in range(len(cells)):
+        if time.monotonic() > deadline:
+            raise RepairTimeout
+        if i not in matched:
+            pairs += [(_similarity(cells[i], release_cells[j]), i, j)
+                      for j in range(len(release_cells)) if j not in taken]
+    pairs.sort(reverse=True)
     stripped = 0
     for ratio, i, j in pairs:
         if ratio < MATCH_THRESHOLD or i in matched or j in taken:
@@ -80,18 +95,19 @@ def _match(cells, release_cells, repairs) -> dict[int, int]:
 
 
 def repair(nb: nbformat.NotebookNode, release: nbformat.NotebookNode,
-           source: nbformat.NotebookNode | None = None
+           source: nbformat.NotebookNode | None = None, deadline: float = float("inf")
            ) -> tuple[nbformat.NotebookNode, list[str]]:
     """The submission rebuilt on the release's cells, and the list of repairs made.
 
     ``source`` (the solution notebook) only serves to recognise an unedited test cell that
-    still holds its hidden tests, as the source itself does.
+    still holds its hidden tests, as the source itself does. Raises RepairTimeout after
+    ``deadline`` (``time.monotonic()``).
     """
     repairs: list[str] = []
     originals = {_gid(c): c.source for c in (source.cells if source else []) if _gid(c)}
     cells = list(nb.get("cells", []))
     rel = release.cells
-    matched = _match(cells, rel, repairs)
+    matched = _match(cells, rel, repairs, deadline)
     by_release = {j: i for i, j in matched.items() if j >= 0}
     order = [j for i, j in sorted(matched.items()) if j >= 0]
     if order != sorted(order):

@@ -1,7 +1,7 @@
-"""``grade``: autograde every collected submission, in parallel, each in a sandboxed kernel.
+"""Scheduling ``grade``: every collected submission, in parallel, each in a sandboxed kernel.
 
 Submissions are ``grading/submitted/<student>/<assignment>/*.ipynb`` (``collect`` puts them
-there). ``--jobs`` threads each keep one worker process (``autograder.worker``: nbgrader
+there). ``--jobs`` threads each keep one worker process (``core.worker``: nbgrader
 imported once) busy with one submission after another; each submission is graded in its own
 scratch course, its notebook in its own sandboxed kernel. A worker that dies or hangs is
 replaced, and the submission it held is graded again in an ``nbgrader autograde`` process of
@@ -9,7 +9,9 @@ its own. Each result is stored in the course's gradebook as soon as it is in
 (``gradebook.store``: one transaction per submission), so formgrader, ``feedback`` and
 ``export`` see it, and a run killed midway loses at most the submissions being graded. A
 submission whose result file records the same notebook (by content hash) is skipped unless
-``force``.
+``force``. A submission that cannot be graded at all (its worker and the fallback both
+failed) gets a zero result flagged with the reason, and the run goes on: failures are listed
+at the end, never a traceback that stops the class.
 """
 
 from __future__ import annotations
@@ -25,13 +27,15 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from autograder import gradebook
-from autograder.course import assignments as course_assignments
-from autograder.course import source_notebook
-from autograder.engine import GradeOptions, autograde_batch, autograded_dir
+from autograder.core import gradebook
+from autograder.core.batch import autograde_batch, graded_dir
+from autograder.core.course import assignments as course_assignments
+from autograder.core.course import source_notebook
+from autograder.core.template import template_course
+from autograder.core.types import Result
+from autograder.core.worker import Worker, load_submission, task
 from autograder.errors import AutograderError
-from autograder.score import template_course
-from autograder.worker import Worker, load_submission, task
+from autograder.settings import Limits, logs_dir, submitted_dir
 
 
 @dataclass
@@ -42,10 +46,6 @@ class Pending:
     assignment: str
     path: Path | None  # the notebook file; None when the folder holds none
     digest: str
-
-
-def submitted_dir(root: Path) -> Path:
-    return root / "grading" / "submitted"
 
 
 def _pick_notebook(folder: Path, notebook_id: str) -> Path | None:
@@ -76,7 +76,7 @@ def find_submissions(root: Path, assignment: str) -> list[Pending]:
 
 def is_graded(root: Path, pending: Pending) -> bool:
     record = gradebook.read_result(root, pending.assignment, pending.student)
-    return bool(record) and record.get("digest") == pending.digest
+    return record is not None and record.digest == pending.digest
 
 
 def _workdir() -> Path:
@@ -87,17 +87,18 @@ class _Run:
     """One ``grade`` run of one assignment: ``jobs`` threads, each feeding a worker."""
 
     def __init__(self, root: Path, assignment: str, todo: list[Pending],
-                 options: GradeOptions, bar: tqdm) -> None:
-        self.root, self.assignment, self.options, self.bar = root, assignment, options, bar
+                 limits: Limits, bar: tqdm) -> None:
+        self.root, self.assignment, self.limits, self.bar = root, assignment, limits, bar
         self.todo = list(reversed(todo))  # popped from the end: in student order
         self.lock = threading.Lock()  # guards todo, rows and the course's gradebook
-        self.rows: list[dict] = []
+        self.rows: list[Result] = []
+        self.failures: list[str] = []
         self.workers: list[Worker] = []
         self.stopping = False
-        self.log = root / "grading" / "logs" / f"grade-{assignment}.log"
+        self.log = logs_dir(root) / f"grade-{assignment}.log"
         self.log.parent.mkdir(parents=True, exist_ok=True)
         # Per-cell and per-notebook limits are enforced inside; this catches a stuck nbgrader.
-        self.budget = options.notebook_timeout + 180
+        self.budget = limits.submission_timeout
 
     def _next(self) -> Pending | None:
         with self.lock:
@@ -111,13 +112,23 @@ class _Run:
         for worker in workers:
             worker.kill()
 
-    def _fallback(self, p: Pending) -> tuple[Path, dict]:
-        """Grade ``p`` in an nbgrader process of its own: after its worker died on it."""
+    def _fallback(self, p: Pending) -> tuple[Path, Result]:
+        """Grade ``p`` in an nbgrader process of its own: after its worker died on it. If
+        that fails too, a zero result that says why."""
         workdir = _workdir()
-        results = autograde_batch(self.root, self.assignment,
-                                  [load_submission(p.student, p.path)], workdir,
-                                  self.options, in_process=False)
-        return workdir, results[p.student]
+        try:
+            results = autograde_batch(self.root, self.assignment,
+                                      [load_submission(p.student, p.path, self.limits)],
+                                      workdir, self.limits, in_process=False)
+            return workdir, results[p.student]
+        except Exception as err:  # noqa: BLE001  (one submission never stops the class)
+            why = f"could not be graded: {type(err).__name__}: {str(err)[:300]}"
+            with self.lock:
+                self.failures.append(f"{p.student}: {why}")
+            with open(self.log, "a") as log:
+                log.write(f"fallback failed on {p.student}: {err!r}\n")
+            return workdir, Result(self.assignment, 0.0, 0.0, [], flagged=True, flags=[why],
+                                   student=p.student)
 
     def serve(self) -> None:
         """Grade submissions until none are left, storing each result as soon as it is in."""
@@ -130,10 +141,14 @@ class _Run:
                     with self.lock:
                         self.workers.append(worker)
                 answer = worker.run(task(self.root, self.assignment, p.student, p.path,
-                                         workdir, self.options), self.budget)
-                if answer and answer["ok"]:
-                    result = answer["result"]
-                else:
+                                         workdir, self.limits), self.budget)
+                result = None
+                if answer and answer.get("ok"):
+                    try:
+                        result = Result.from_dict(answer["result"])
+                    except (TypeError, KeyError, ValueError):
+                        answer = {"ok": False, "error": "a malformed answer"}
+                if result is None:
                     with open(self.log, "a") as log:
                         log.write(f"worker failed on {p.student}: "
                                   f"{(answer or {}).get('error', 'no answer')}\n")
@@ -150,21 +165,24 @@ class _Run:
             if worker is not None:
                 worker.close()
 
-    def _store(self, p: Pending, workdir: Path, result: dict) -> None:
-        result = {**result, "student": p.student, "digest": p.digest}
+    def _store(self, p: Pending, workdir: Path, result: Result) -> None:
+        result.student, result.digest = p.student, p.digest
         with self.lock:
+            if not result.tests:  # not graded at all: zero for every test of the assignment
+                result = gradebook.zero_result(self.root, self.assignment, result)
             gradebook.store(self.root, self.assignment, p.student,
-                            autograded_dir(workdir, p.student, self.assignment), result)
+                            graded_dir(workdir, p.student, self.assignment), result)
             self.rows.append(result)
             self.bar.update(1)
 
 
 def grade(root: Path, names: list[str] | None = None, *, jobs: int | None = None,
-          force: bool = False, options: GradeOptions | None = None,
-          progress: bool = True) -> list[dict]:
-    """Grade the submissions of ``names`` (default: every assignment); one row per submission
-    graded now: {student, assignment, score, max_score, flagged, ...}."""
-    options = options or GradeOptions()
+          force: bool = False, limits: Limits | None = None,
+          progress: bool = True, failures: list[str] | None = None) -> list[Result]:
+    """Grade the submissions of ``names`` (default: every assignment); one result per
+    submission graded now. Submissions that could not be graded at all are appended, one
+    line each, to ``failures``."""
+    limits = limits or Limits()
     jobs = max(1, jobs or os.cpu_count() or 1)
     known = course_assignments(root)
     for name in names or []:
@@ -177,7 +195,7 @@ def grade(root: Path, names: list[str] | None = None, *, jobs: int | None = None
             continue
         template = template_course(root, assignment)
         bar = tqdm(total=len(todo), desc=f"grade {assignment}", unit="nb", disable=not progress)
-        run = _Run(root, assignment, todo, options, bar)
+        run = _Run(root, assignment, todo, limits, bar)
         with ThreadPoolExecutor(max_workers=jobs) as pool:
             with run.lock:  # no result is stored before the gradebook knows the assignment
                 futures = [pool.submit(run.serve) for _ in range(min(jobs, len(todo)))]
@@ -189,5 +207,7 @@ def grade(root: Path, names: list[str] | None = None, *, jobs: int | None = None
                 run.stop()
                 raise
         bar.close()
-        rows += sorted(run.rows, key=lambda r: r["student"])
+        rows += sorted(run.rows, key=lambda r: r.student)
+        if failures is not None:
+            failures += [f"{assignment}/{line}" for line in run.failures]
     return rows

@@ -26,9 +26,10 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from autograder.course import assignments as course_assignments
+from autograder.core.course import assignments as course_assignments
 from autograder.errors import AutograderError, UnknownAssignment, UnreadableNotebook
-from autograder.notebooks import match_assignment, read_notebook
+from autograder.core.notebooks import match_assignment, read_notebook
+from autograder.settings import submitted_dir
 
 LMS_PATTERNS = {
     "canvas": re.compile(r"^(?P<student>[A-Za-z0-9.\-]+)(_LATE)?_\d+_\d+_(?P<file>.+)$"),
@@ -137,7 +138,7 @@ def _store(root: Path, student: str, assignment: str, path: Path, filename: str,
            report: CollectReport) -> None:
     data = path.read_bytes()
     digest = hashlib.sha256(data).hexdigest()
-    folder = root / "grading" / "submitted" / student / assignment
+    folder = submitted_dir(root) / student / assignment
     existing = sorted(folder.glob("*.ipynb")) if folder.is_dir() else []
     if any(hashlib.sha256(p.read_bytes()).hexdigest() == digest for p in existing):
         report.skipped.append((student, assignment, shown))

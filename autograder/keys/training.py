@@ -14,8 +14,8 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from rnncourse import grading_reference as ref
-from rnncourse.checks import check_array, draw
+from autograder.keys import reference as ref
+from autograder.keys.checks import check_array, draw
 
 PARAMS = ("W_xh", "W_hh", "b_h", "W_hy", "b_y")
 
@@ -115,3 +115,45 @@ def check_train_tbptt(fn: Callable, T: int = 23, B: int = 3, D: int = 2, H: int 
         check_array(f"params[{n!r}] after training", mine[n], exp_params[n],
                     mistakes=lambda n=n: mistakes(1, n), reference="truncated BPTT in torch",
                     rtol=rtol, atol=atol)
+
+
+def echo_mse(params: dict, X: np.ndarray, Y: np.ndarray) -> float:
+    """Mean squared error of a trained RNN (``params`` as in ``train_tbptt``) run over a whole
+    stream ``X`` from h = 0, against ``Y``, computed here with NumPy."""
+    h = np.zeros((X.shape[1], params["W_hh"].shape[0]))
+    errors = []
+    for x, y in zip(X, Y, strict=True):
+        h = np.tanh(x @ params["W_xh"] + h @ params["W_hh"] + params["b_h"])
+        errors.append((h @ params["W_hy"] + params["b_y"] - y) ** 2)
+    return float(np.mean(errors))
+
+
+def check_learns_echo(fn: Callable, seed: int = 0, threshold: float = 0.02, T: int = 2000,
+                      B: int = 16, H: int = 16, delay: int = 3, k: int = 10, lr: float = 0.3,
+                      max_norm: float = 1.0, n_epochs: int = 2) -> float:
+    """Train with ``fn`` (``train_tbptt``) on the delayed echo, then measure the trained
+    network on a new stream (the grader runs it: the learner's reported losses are not
+    used). Returns that error."""
+    from rnncourse.tasks import delayed_echo
+
+    rng = np.random.default_rng(seed)
+    X, Y = (a.numpy().astype(np.float64) for a in delayed_echo(T, B, delay, rng))
+    params = {"W_xh": 0.5 * rng.standard_normal((1, H)),
+              "W_hh": 0.9 * rng.standard_normal((H, H)) / np.sqrt(H),
+              "b_h": np.zeros(H), "W_hy": rng.standard_normal((H, 1)) / np.sqrt(H),
+              "b_y": np.zeros(1)}
+    fn(X, Y, params, k, lr, max_norm, n_epochs)
+    if set(params) != set(PARAMS) or any(
+            type(params[n]) is not np.ndarray or not np.all(np.isfinite(params[n]))
+            for n in PARAMS):
+        raise AssertionError("after training, params must still hold finite NumPy arrays "
+                             f"under the keys {', '.join(PARAMS)}")
+    X_new, Y_new = (a.numpy().astype(np.float64)
+                    for a in delayed_echo(400, B, delay, np.random.default_rng(seed + 1000)))
+    mse = echo_mse(params, X_new, Y_new)
+    if not mse < threshold:
+        raise AssertionError(
+            f"the trained network's mean squared error on a new echo stream is {mse:.4f}, "
+            f"above {threshold}: check that the state is carried between chunks and that "
+            "you update params in place")
+    return mse

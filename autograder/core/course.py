@@ -13,8 +13,7 @@ import sys
 from pathlib import Path
 
 from autograder.errors import NbgraderFailed, UnknownAssignment
-
-CONFIG_FILE = Path(__file__).with_name("nbgrader_config.py")
+from autograder.settings import NBGRADER_CONFIG, db_url, grading_dir
 
 
 def find_root(start: Path | None = None) -> Path:
@@ -26,7 +25,7 @@ def find_root(start: Path | None = None) -> Path:
     for folder in (here, *here.parents):
         if (folder / "solutions").is_dir() and (folder / "autograder").is_dir():
             return folder
-    return Path(__file__).resolve().parents[1]
+    return Path(__file__).resolve().parents[2]
 
 
 def assignments(root: Path) -> list[str]:
@@ -54,11 +53,6 @@ def ensure_bin_on_path() -> None:
         os.environ["PATH"] = os.pathsep.join([bindir, os.environ.get("PATH", "")])
 
 
-def db_url(root: Path) -> str:
-    """The SQLAlchemy address of the nbgrader gradebook of the course at ``root``."""
-    return f"sqlite:///{root / 'grading' / 'gradebook.db'}"
-
-
 def child_env() -> dict[str, str]:
     """The environment of the nbgrader processes we start: this Python's bin folder first on
     PATH (nbgrader runs ``alembic`` and kernels from it), Python's warnings off (SQLAlchemy's
@@ -76,13 +70,13 @@ def run_nbgrader(root: Path, *args: str, timeout: float | None = None,
     """
     config = root / "nbgrader_config.py"
     if not config.exists():  # a temporary course: point it at the course configuration
-        config.write_text(f"c = get_config()\nload_subconfig({str(CONFIG_FILE)!r})\n")
+        config.write_text(f"c = get_config()\nload_subconfig({str(NBGRADER_CONFIG)!r})\n")
     cmd = [
         sys.executable, "-m", "nbgrader", *args,
         f"--CourseDirectory.root={root}",
         f"--CourseDirectory.db_url={db_url(root)}",
     ]
-    (root / "grading").mkdir(exist_ok=True)
+    grading_dir(root).mkdir(exist_ok=True)
     proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True, timeout=timeout,
                           env=child_env(), stdin=subprocess.DEVNULL)
     log = proc.stdout + proc.stderr

@@ -1,7 +1,7 @@
 """``feedback``: nbgrader's HTML feedback, without hidden tests or test tracebacks.
 
 ``nbgrader generate_feedback`` runs with the course configuration, whose feedback
-preprocessors include ``HideHiddenTests`` (``autograder.hidetests``). Afterwards every HTML
+preprocessors include ``HideHiddenTests`` (``autograder.runner.hidetests``). Afterwards every HTML
 file is checked: one that still contains a hidden-test marker or a line of a hidden test is
 deleted and reported, so a configuration mistake cannot leak the tests.
 """
@@ -13,10 +13,11 @@ from pathlib import Path
 
 import nbformat
 
-from autograder.course import assignments as course_assignments
-from autograder.course import run_nbgrader, source_notebook
+from autograder.core.course import assignments as course_assignments
+from autograder.core.course import run_nbgrader, source_notebook
 from autograder.errors import AutograderError
-from autograder.hidetests import HIDDEN
+from autograder.runner.hidetests import HIDDEN
+from autograder.settings import autograded_dir, feedback_dir
 
 
 def hidden_lines(root: Path, assignment: str) -> list[str]:
@@ -36,11 +37,11 @@ def feedback(root: Path, names: list[str] | None = None) -> list[Path]:
     for assignment in names or known:
         if assignment not in known:
             raise AutograderError(f"no assignment named {assignment!r} (known: {', '.join(known)})")
-        if not list((root / "grading" / "autograded").glob(f"*/{assignment}")):
+        if not list(autograded_dir(root).glob(f"*/{assignment}")):
             continue
         run_nbgrader(root, "generate_feedback", assignment, "--force")
         secrets = hidden_lines(root, assignment)
-        for html in sorted((root / "grading" / "feedback").glob(f"*/{assignment}/*.html")):
+        for html in sorted(feedback_dir(root).glob(f"*/{assignment}/*.html")):
             text = html.read_text(encoding="utf-8", errors="replace")
             plain = re.sub(r"<[^>]+>", "", text)
             leaked = "HIDDEN TESTS" in text or any(s in plain for s in secrets)

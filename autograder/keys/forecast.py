@@ -3,7 +3,12 @@
 Each piece is checked on its own: the windowing against loops, the model's interface and
 state passing, the training loop's clipping (read from a global optimizer hook) and the
 multi-step forecast against a recursion run on a small fixed model, so that a bug in one piece
-does not cost the points of another.
+does not cost the points of another. The held-out accuracy is computed here from the
+learner's forecasts, on months the learner's code never receives.
+
+The same checks run in JupyterLab (the learner's functions and models are ordinary objects)
+and in the grader, where they are proxies of the learner's kernel
+(``autograder.runner.trusted``): a model is then a ``RemoteObject`` whose methods run there.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ import torch
 from torch import nn
 from torch.optim.optimizer import register_optimizer_step_pre_hook
 
-from rnncourse.checks import check_array, check_type
+from autograder.keys.checks import check_array, check_type
 
 
 def _fail(msg: str):
@@ -80,11 +85,38 @@ def check_make_windows(fn: Callable, N: int = 12, window: int = 4, seed: int = 0
                               axis=1)[..., None]})
 
 
+def _remote(fn):
+    """The learner kernel's channel when ``fn`` is a proxy of the grader, else None."""
+    return getattr(fn, "_remote", None)
+
+
+def _seed(fn, seed: int) -> None:
+    """Seed torch where the learner's code runs (this process, or the learner's kernel)."""
+    remote = _remote(fn)
+    if remote is not None:
+        remote.fixture("torch_manual_seed", seed=seed)
+    else:
+        torch.manual_seed(seed)
+
+
+def module_types(model) -> list[str]:
+    """The type names of a model's submodules (asked of the kernel for a remote model)."""
+    if hasattr(model, "describe") and not isinstance(model, nn.Module):
+        return [t for _, t in model.describe()]
+    return [f"{type(m).__module__}.{type(m).__qualname__}" for m in model.modules()]
+
+
+def parameters(model) -> list[torch.Tensor]:
+    """Copies of a model's parameters and buffers, in order."""
+    return [t.detach().clone() for t in model.state_dict().values()]
+
+
 def check_forecaster(cls: Callable, hidden_size: int = 8, seed: int = 0):
     """Forecaster(hidden_size): recurrent layer from torch.nn, shapes, state passing."""
-    torch.manual_seed(seed)
+    _seed(cls, seed)
     model = cls(hidden_size)
-    if not any(isinstance(m, nn.LSTM | nn.GRU) for m in model.modules()):
+    recurrent = ("torch.nn.modules.rnn.LSTM", "torch.nn.modules.rnn.GRU")
+    if not any(t in recurrent for t in module_types(model)):
         _fail("the model must use torch.nn.LSTM or torch.nn.GRU.")
     X = torch.randn(7, 3, 1, generator=torch.Generator().manual_seed(seed))
     with torch.no_grad():
@@ -129,11 +161,15 @@ def check_train(fn: Callable, cls: Callable, n_epochs: int = 4, batch_size: int 
     idx = np.arange(window)[:, None] + np.arange(M)[None, :]
     X = torch.tensor(series[idx], dtype=torch.float32)[..., None]
     Y = torch.tensor(series[idx + 1], dtype=torch.float32)[..., None]
-    torch.manual_seed(seed)
+    _seed(cls, seed)
     model = cls(8)
-    before = [p.detach().clone() for p in model.parameters()]
-    with record_step_grad_norms() as norms:
-        losses = fn(model, X, Y, n_epochs, batch_size, lr, max_norm, seed)
+    before = parameters(model)
+    if _remote(fn) is not None:
+        losses, norms = fn.call_recording_steps(model, X, Y, n_epochs, batch_size, lr,
+                                                max_norm, seed)
+    else:
+        with record_step_grad_norms() as norms:
+            losses = fn(model, X, Y, n_epochs, batch_size, lr, max_norm, seed)
     if not isinstance(losses, list | tuple | np.ndarray) or len(losses) != n_epochs:
         _fail(f"train must return a list of {n_epochs} floats (one mean loss per epoch); "
               f"got {type(losses).__name__}" + (f" of length {len(losses)}"
@@ -141,7 +177,9 @@ def check_train(fn: Callable, cls: Callable, n_epochs: int = 4, batch_size: int 
     losses = [float(v) for v in losses]
     if not np.all(np.isfinite(losses)):
         _fail(f"the training losses are not finite: {losses}")
-    if all(torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True)):
+    after = parameters(model)
+    if len(after) != len(before) or all(torch.equal(a, b)
+                                        for a, b in zip(before, after, strict=True)):
         _fail("the model's parameters did not change: call optimizer.step() after backward().")
     steps = n_epochs * -(-M // batch_size)
     if len(norms) != steps:
@@ -171,7 +209,10 @@ def check_forecast(fn: Callable, steps: int = 6, seed: int = 0):
     model = ToyForecaster(seed=seed)
     history = np.random.default_rng(seed).standard_normal(15)
     before = history.copy()
-    got = fn(model, history, steps)
+    remote = _remote(fn)
+    given = model if remote is None else remote.fixture(
+        "toy_forecaster", hidden_size=model.rnn.hidden_size, state=dict(model.state_dict()))
+    got = fn(given, history, steps)
     if not np.array_equal(history, before):
         _fail("forecast modified history in place.")
     got = check_type("the forecast", got)
@@ -189,3 +230,41 @@ def check_forecast(fn: Callable, steps: int = 6, seed: int = 0):
                         np.r_[history[-1], expected[:-1]],
                     "the first prediction is skipped (off by one step)": ext[1:],
                 })
+
+
+def co2_problem(horizon: int = 24):
+    """The CO2 series as the assignment uses it: (levels (N,), training differences, mu, sd)."""
+    import statsmodels.datasets.co2
+
+    weekly = statsmodels.datasets.co2.load_pandas().data["co2"]
+    levels = weekly.resample("MS").mean().interpolate().to_numpy()
+    train_diffs = np.diff(levels)[:-horizon]
+    return levels, train_diffs, float(train_diffs.mean()), float(train_diffs.std())
+
+
+def check_heldout_rmse(make_windows: Callable, cls: Callable, train: Callable,
+                       forecast: Callable, threshold: float = 1.0, seed: int = 0,
+                       horizon: int = 24, window: int = 24, hidden: int = 32,
+                       n_epochs: int = 20, batch_size: int = 32, lr: float = 0.01,
+                       max_norm: float = 1.0) -> float:
+    """Train the learner's model with the learner's functions on the training months only,
+    forecast ``horizon`` months, and compute the RMSE of the levels here. The held-out months
+    are never passed to the learner's code. Returns the RMSE (ppm)."""
+    levels, train_diffs, mu, sd = co2_problem(horizon)
+    z_train = (train_diffs - mu) / sd
+    _seed(cls, seed)
+    X_train, Y_train = make_windows(z_train, window)
+    model = cls(hidden)
+    train(model, X_train, Y_train, n_epochs, batch_size, lr, max_norm, seed=seed)
+    z_pred = forecast(model, z_train, horizon)
+    z_pred = check_type("the forecast", z_pred)
+    if z_pred.shape != (horizon,) or not np.all(np.isfinite(z_pred)):
+        _fail(f"forecast must return {horizon} finite values; got shape {z_pred.shape}.")
+    truth = levels[-horizon:]
+    pred_levels = levels[-horizon - 1] + np.cumsum(z_pred.astype(np.float64) * sd + mu)
+    rmse = float(np.sqrt(np.mean((pred_levels - truth) ** 2)))
+    print(f"RMSE over the {horizon} held-out months: {rmse:.3f} ppm")
+    if not rmse < threshold:
+        _fail(f"RMSE {rmse:.3f} ppm on the held-out months, above {threshold}: check the "
+              "training loss and that forecast feeds its predictions back with the state.")
+    return rmse

@@ -34,23 +34,29 @@ from nbgrader.api import (
     SubmittedNotebook,
 )
 
-from autograder.course import db_url, ensure_bin_on_path
+from autograder.core.course import ensure_bin_on_path
+from autograder.core.types import Result
+from autograder.settings import (
+    COURSE_ID,
+    autograded_dir,
+    db_url,
+    gradebook_file,
+    grading_dir,
+    results_dir,
+)
 
 ensure_bin_on_path()
 
 
-COURSE_ID = "rnn-course"  # as CourseDirectory.course_id in nbgrader_config.py
-
-
 def result_file(root: Path, assignment: str, student: str) -> Path:
-    return root / "grading" / "results" / assignment / f"{student}.json"
+    return results_dir(root) / assignment / f"{student}.json"
 
 
-def read_result(root: Path, assignment: str, student: str) -> dict | None:
+def read_result(root: Path, assignment: str, student: str) -> Result | None:
     path = result_file(root, assignment, student)
     try:
-        return json.loads(path.read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
+        return Result.from_dict(json.loads(path.read_text()))
+    except (FileNotFoundError, ValueError, TypeError):
         return None
 
 
@@ -71,11 +77,11 @@ def ensure_assignment(root: Path, assignment: str, template: Path) -> None:
     A course with no gradebook yet starts from a copy of the template's: creating one from
     scratch runs alembic in a process of its own, seconds of work at the start of a run.
     """
-    (root / "grading").mkdir(parents=True, exist_ok=True)
-    path = root / "grading" / "gradebook.db"
+    grading_dir(root).mkdir(parents=True, exist_ok=True)
+    path = gradebook_file(root)
     if not path.exists():
         part = path.with_suffix(".db.part")
-        shutil.copyfile(template / "grading" / "gradebook.db", part)
+        shutil.copyfile(gradebook_file(template), part)
         os.replace(part, path)
         return
     if _structure(db_url(root), assignment) == _structure(db_url(template), assignment):
@@ -98,13 +104,23 @@ def ensure_assignment(root: Path, assignment: str, template: Path) -> None:
                                                  source=c.source, checksum=c.checksum)
 
 
-def store(root: Path, assignment: str, student: str, graded_dir: Path | None,
-          result: dict) -> None:
-    """Store one graded submission (see the module docstring for the order of the steps).
+def zero_result(root: Path, assignment: str, result: Result) -> Result:
+    """``result`` with a zero for every test of ``assignment`` (a submission not graded)."""
+    from autograder.core.types import TestResult
 
-    ``result`` is a grading result (``engine.autograde_batch``); its ``auto_scores`` are the
-    points nbgrader gave each test before any were withheld.
-    """
+    with Gradebook(db_url(root)) as gb:
+        cells = [(c.name, float(c.max_score)) for nb in gb.find_assignment(assignment).notebooks
+                 for c in nb.grade_cells]
+    why = "; ".join(result.flags) or "could not be graded"
+    result.tests = [TestResult(name, 0.0, points, False, why) for name, points in cells]
+    result.max_score = float(sum(points for _, points in cells))
+    result.score, result.flagged = 0.0, True
+    return result
+
+
+def store(root: Path, assignment: str, student: str, graded_dir: Path | None,
+          result: Result) -> None:
+    """Store one graded submission (see the module docstring for the order of the steps)."""
     marker = result_file(root, assignment, student)
     marker.unlink(missing_ok=True)
     with Gradebook(db_url(root), COURSE_ID) as gb:
@@ -124,34 +140,33 @@ def merge(root: Path, other: Path) -> list[str]:
     """Store into ``root``'s gradebook every result graded in the course copy ``other`` (e.g.
     on another machine): its grading/results/ and grading/autograded/ folders. Returns the
     ``assignment/student`` names merged."""
-    from autograder.score import template_course  # score -> engine -> this module
+    from autograder.core.template import template_course
 
     merged, known = [], set()
-    for path in sorted((other / "grading" / "results").glob("*/*.json")):
+    for path in sorted(results_dir(other).glob("*/*.json")):
         assignment, student = path.parent.name, path.stem
         if assignment not in known:
             ensure_assignment(root, assignment, template_course(root, assignment))
             known.add(assignment)
-        result = json.loads(path.read_text())
-        graded = other / "grading" / "autograded" / student / assignment
+        result = Result.from_dict(json.loads(path.read_text()))
+        graded = autograded_dir(other) / student / assignment
         store(root, assignment, student, graded if graded.is_dir() else None, result)
         merged.append(f"{assignment}/{student}")
     return merged
 
 
-def _build(gb: Gradebook, assignment: str, student: str, result: dict) -> SubmittedAssignment:
-    tampered = any(t["message"].startswith("withheld") for t in result["tests"])
-    note = "; ".join(result.get("flags", []) + result.get("repairs", []))
-    auto = result.get("auto_scores") or {t["name"]: t["points"] for t in result["tests"]}
+def _build(gb: Gradebook, assignment: str, student: str,
+           result: Result) -> SubmittedAssignment:
+    note = "; ".join(result.flags + result.repairs)
+    auto = {t.name: t.points for t in result.tests}
     sub = SubmittedAssignment(assignment=gb.find_assignment(assignment),
                               student=gb.find_student(student))
     for notebook in sub.assignment.notebooks:
         nb = SubmittedNotebook(notebook=notebook, assignment=sub,
-                               flagged=bool(result.get("flagged")))
+                               flagged=result.flagged)
         for cell in notebook.grade_cells:
             Grade(cell_id=cell.id, notebook=nb, auto_score=auto.get(cell.name, 0.0),
-                  manual_score=0.0 if tampered else None,
-                  needs_manual_grade=tampered or cell.cell_type == "markdown")
+                  needs_manual_grade=cell.cell_type == "markdown")
         for k, cell in enumerate(notebook.solution_cells):
             Comment(cell_id=cell.id, notebook=nb,
                     manual_comment=f"Autograder: {note}" if note and k == 0 else None)
@@ -161,17 +176,30 @@ def _build(gb: Gradebook, assignment: str, student: str, result: dict) -> Submit
     return sub
 
 
-def _finish(root: Path, assignment: str, student: str, graded_dir: Path | None, result: dict,
-            marker: Path) -> None:
-    if graded_dir is not None and graded_dir.is_dir():
-        dest = root / "grading" / "autograded" / student / assignment
+def copy_plain_files(src: Path, dest: Path) -> None:
+    """Copy the regular files of ``src`` (recursively) to ``dest``; links are never followed
+    nor copied, so nothing a learner linked to can end up in the course's folders."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for entry in os.scandir(src):
+        if entry.is_symlink():
+            continue
+        if entry.is_dir(follow_symlinks=False):
+            copy_plain_files(Path(entry.path), dest / entry.name)
+        elif entry.is_file(follow_symlinks=False):
+            shutil.copyfile(entry.path, dest / entry.name, follow_symlinks=False)
+
+
+def _finish(root: Path, assignment: str, student: str, graded_dir: Path | None,
+            result: Result, marker: Path) -> None:
+    if graded_dir is not None and graded_dir.is_dir() and not graded_dir.is_symlink():
+        dest = autograded_dir(root) / student / assignment
         dest.parent.mkdir(parents=True, exist_ok=True)
         tmp = dest.with_name(f".{assignment}.tmp")
         shutil.rmtree(tmp, ignore_errors=True)
-        shutil.copytree(graded_dir, tmp)
+        copy_plain_files(graded_dir, tmp)
         shutil.rmtree(dest, ignore_errors=True)
         os.replace(tmp, dest)
     marker.parent.mkdir(parents=True, exist_ok=True)
     part = marker.with_suffix(".part")
-    part.write_text(json.dumps(result, indent=1))
+    part.write_text(json.dumps(result.to_dict(), indent=1))
     os.replace(part, marker)

@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping
 import numpy as np
 import torch
 
-from rnncourse import grading_reference as ref
+from autograder.keys import reference as ref
 
 RTOL, ATOL = 1e-6, 1e-8
 

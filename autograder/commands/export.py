@@ -12,8 +12,8 @@ from pathlib import Path
 
 from nbgrader.api import Gradebook
 
-from autograder.course import run_nbgrader
-from autograder.gradebook import db_url
+from autograder.core.course import run_nbgrader
+from autograder.settings import db_url, export_dir
 
 TEST_COLUMNS = ["student", "assignment", "notebook", "test", "points", "max_points",
                 "auto_score", "manual_score", "flagged"]
@@ -21,7 +21,7 @@ TEST_COLUMNS = ["student", "assignment", "notebook", "test", "points", "max_poin
 
 def export(root: Path, dest: Path | None = None) -> tuple[Path, Path]:
     """Write ``grades.csv`` and ``tests.csv`` into ``dest`` (default grading/export)."""
-    dest = Path(dest or root / "grading" / "export")
+    dest = Path(dest or export_dir(root))
     dest.mkdir(parents=True, exist_ok=True)
     grades, tests = dest / "grades.csv", dest / "tests.csv"
     run_nbgrader(root, "export", f"--CsvExportPlugin.to={grades}")

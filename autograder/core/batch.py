@@ -1,18 +1,16 @@
-"""Grade a batch of submissions of one assignment in a scratch course: the shared engine of
+"""Grade a batch of submissions of one assignment in a scratch course: the engine shared by
 ``score`` and ``grade``.
 
 The pipeline, in order (each step needs the previous one):
 
-1. copy the assignment's *template course* (``score.template_course``: the source and a
-   gradebook that knows every test, hidden ones included) to a scratch folder;
+1. copy the assignment's template course (``core.template``: the source and a gradebook that
+   knows every test, hidden ones included) to a scratch folder;
 2. ``repair`` each submission against the release (missing, duplicated, reordered, retyped
-   cells, stripped metadata, wrong file name) and ``integrity.scan`` the learner's code;
-3. run nbgrader's autograde once on the scratch course (in this process): nbgrader
-   restores test and locked cells from the source, and ``GuardedExecute`` runs each
-   notebook in its own sandboxed kernel (``autograder.sandbox``) under time and output
-   limits;
-4. read the grades from the scratch gradebook and the guard files, outside any learner's
-   process; withhold the points of a submission whose grading was tampered with.
+   cells, stripped metadata, wrong file name), within a time limit;
+3. run nbgrader's autograde once on the scratch course (in this process): nbgrader restores
+   test and locked cells from the source, and ``runner.execute.SplitExecute`` runs the
+   learner's cells in a sandboxed kernel and the tests here, in the grader;
+4. read the grades from the scratch gradebook and the execution records into typed results.
 """
 
 from __future__ import annotations
@@ -22,66 +20,23 @@ import re
 import shutil
 import subprocess
 import threading
+import time
 import warnings
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
 from nbgrader.api import Gradebook, MissingEntry
 
-from autograder import integrity
-from autograder.course import (
-    CONFIG_FILE,
-    db_url,
-    ensure_bin_on_path,
-    run_nbgrader,
-    source_notebook,
-)
-from autograder.execute import guard_path
-from autograder.repair import repair
+from autograder.core.course import ensure_bin_on_path, run_nbgrader, source_notebook
+from autograder.core.repair import RepairTimeout, repair
+from autograder.core.template import template_course
+from autograder.core.types import Result, Submission, TestResult
+from autograder.runner.execute import record_path
+from autograder.settings import Limits, autograded_dir, db_url, submitted_dir
 
 ensure_bin_on_path()
 
 _NBGRADER_LOCK = threading.Lock()  # see autograde_in_process
-
-
-@dataclass(frozen=True)
-class GradeOptions:
-    """Limits of one grading run (the defaults suit the course's assignments)."""
-
-    cell_timeout: int = 60
-    notebook_timeout: int = 600
-    sandbox: str = "auto"  # auto: bubblewrap when it works; bwrap: required; none: never
-    cpu_seconds: int = 600
-    memory_mb: int = 4096
-    processes: int = 128
-    max_output_bytes: int = 2_000_000
-
-    def config(self) -> str:
-        """The scratch course's nbgrader_config.py: the course's, with these limits."""
-        return "\n".join([
-            "c = get_config()  # noqa: F821",
-            f"load_subconfig({str(CONFIG_FILE)!r})  # noqa: F821",
-            f"c.Execute.timeout = {self.cell_timeout}",
-            f"c.GuardedExecute.notebook_timeout = {self.notebook_timeout}",
-            f"c.GuardedExecute.max_output_bytes = {self.max_output_bytes}",
-            f"c.SandboxKernelManager.sandbox = {self.sandbox!r}",
-            f"c.SandboxKernelManager.cpu_seconds = {self.cpu_seconds}",
-            f"c.SandboxKernelManager.memory_mb = {self.memory_mb}",
-            f"c.SandboxKernelManager.processes = {self.processes}",
-            "",
-        ])
-
-
-@dataclass
-class Submission:
-    """One learner's notebook (``None`` when the file could not be read: ``problem`` says why)."""
-
-    student: str
-    notebook: nbformat.NotebookNode | None
-    filename: str = ""
-    problem: str = ""
-    repairs: list[str] = field(default_factory=list)
 
 
 def failure_message(cell) -> str:
@@ -100,12 +55,21 @@ def _cells_by_grade_id(nb) -> dict:
             if c.get("metadata", {}).get("nbgrader", {}).get("grade_id")}
 
 
-def prepare(sub: Submission, release, source, notebook_id: str) -> nbformat.NotebookNode:
+def prepare(sub: Submission, release, source, notebook_id: str,
+            limits: Limits) -> nbformat.NotebookNode:
     """The notebook nbgrader will grade; records the repairs on ``sub``."""
     if sub.notebook is None:
         sub.repairs.append(f"{sub.problem}; graded as the blank release")
         return copy.deepcopy(release)
-    nb, repairs = repair(sub.notebook, release, source)
+    try:
+        nb, repairs = repair(sub.notebook, release, source,
+                             deadline=time.monotonic() + limits.repair_seconds)
+    except RepairTimeout:
+        sub.problem = (f"the notebook could not be put back in shape within "
+                       f"{limits.repair_seconds} s")
+        sub.notebook = None
+        sub.repairs.append(f"{sub.problem}; graded as the blank release")
+        return copy.deepcopy(release)
     if sub.filename and Path(sub.filename).name != f"{notebook_id}.ipynb":
         repairs.insert(0, f"graded {Path(sub.filename).name!r} as '{notebook_id}.ipynb'")
     sub.repairs.extend(repairs)
@@ -116,8 +80,9 @@ def course_dir(workdir: Path) -> Path:
     return workdir / "course"
 
 
-def autograded_dir(workdir: Path, student: str, assignment: str) -> Path:
-    return course_dir(workdir) / "grading" / "autograded" / student / assignment
+def graded_dir(workdir: Path, student: str, assignment: str) -> Path:
+    """Where nbgrader leaves the graded notebook of ``student`` in a scratch course."""
+    return autograded_dir(course_dir(workdir)) / student / assignment
 
 
 def autograde_in_process(course: Path, assignment: str) -> str:
@@ -150,47 +115,40 @@ def autograde_in_process(course: Path, assignment: str) -> str:
 
 
 def autograde_batch(root: Path, assignment: str, subs: list[Submission], workdir: Path,
-                    options: GradeOptions | None = None, *,
-                    in_process: bool = True) -> dict[str, dict]:
+                    limits: Limits | None = None, *,
+                    in_process: bool = True) -> dict[str, Result]:
     """Grade ``subs`` in a scratch course under ``workdir``; results by student.
 
     nbgrader runs in this process unless ``in_process`` is false (then in a child process of
     its own, under a time budget: ``grade``'s fallback when a worker died). The scratch
     course stays in ``workdir`` (the caller removes it) so that ``grade`` can copy the graded
-    notebooks and grades into the course's gradebook.
+    notebooks into the course's gradebook.
     """
-    from autograder.score import template_course  # score imports this module
-
-    options = options or GradeOptions()
+    limits = limits or Limits()
     source_path = source_notebook(root, assignment)
     notebook_id = source_path.stem
     course = course_dir(workdir)
     shutil.copytree(template_course(root, assignment), course)
-    (course / "nbgrader_config.py").write_text(options.config())
+    (course / "nbgrader_config.py").write_text(limits.nbgrader_config(course / "solutions"))
     release = nbformat.read(course / "exercises" / assignment / f"{notebook_id}.ipynb", 4)
     source = nbformat.read(source_path, 4)
-    scans = {}
     for sub in subs:
-        nb = prepare(sub, release, source, notebook_id)
-        scans[sub.student] = integrity.scan(nb)
-        folder = course / "grading" / "submitted" / sub.student / assignment
+        nb = prepare(sub, release, source, notebook_id, limits)
+        folder = submitted_dir(course) / sub.student / assignment
         folder.mkdir(parents=True)
         nbformat.write(nb, folder / f"{notebook_id}.ipynb")
     if in_process:
         log = autograde_in_process(course, assignment)
     else:
-        budget = options.notebook_timeout * len(subs) + 180
+        budget = limits.submission_timeout * len(subs)
         try:
             log = run_nbgrader(course, "autograde", assignment, "--force", timeout=budget,
                                check=False)
         except subprocess.TimeoutExpired:
             log = f"nbgrader autograde ran out of its {budget} s budget"
-    results = {}
     with Gradebook(db_url(course)) as gb:
-        for sub in subs:
-            results[sub.student] = _result(gb, course, assignment, notebook_id, sub,
-                                           scans[sub.student], log)
-    return results
+        return {sub.student: _result(gb, course, assignment, notebook_id, sub, log)
+                for sub in subs}
 
 
 _EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt|Timeout)\w*\b")
@@ -213,9 +171,30 @@ def _grade_cells(gb: Gradebook, assignment: str, notebook_id: str) -> list:
     return list(gb.find_notebook(notebook_id, assignment).grade_cells)
 
 
+def execution_flags(record_file: Path) -> list[str]:
+    """What the execution record says a person should look at."""
+    try:
+        record = json_load(record_file)
+    except (OSError, ValueError):
+        return ["the execution record is missing: the notebook may not have run"]
+    flags = [str(e)[:300] for e in record.get("events", [])]
+    if record.get("output_truncated"):
+        flags.append("printed too much output (truncated)")
+    return flags
+
+
+def json_load(path: Path) -> dict:
+    import json
+
+    data = json.loads(path.read_text())
+    if type(data) is not dict:
+        raise ValueError("not a record")
+    return data
+
+
 def _result(gb: Gradebook, course: Path, assignment: str, notebook_id: str, sub: Submission,
-            scan: list[dict], log: str) -> dict:
-    folder = course / "grading" / "autograded" / sub.student / assignment
+            log: str) -> Result:
+    folder = autograded_dir(course) / sub.student / assignment
     graded_path = folder / f"{notebook_id}.ipynb"
     try:
         nbsub = gb.find_submission_notebook(notebook_id, assignment, sub.student)
@@ -229,31 +208,18 @@ def _result(gb: Gradebook, course: Path, assignment: str, notebook_id: str, sub:
         problem = f"nbgrader could not grade this notebook ({log_reason(log, sub.student)})"
     cells = _cells_by_grade_id(graded) if graded is not None else {}
     order = {name: i for i, name in enumerate(cells)}
-    findings = scan + (integrity.guard_findings(guard_path(folder, notebook_id))
-                       if graded is not None else [])
+    flags = execution_flags(record_path(folder, notebook_id)) if graded is not None else []
     if sub.notebook is None:
-        findings.append({"kind": integrity.NOTE, "where": "file", "line": "",
-                         "what": sub.problem or "the submitted file could not be read"})
-    tampered = any(f["kind"] == integrity.TAMPER for f in findings)
-    withheld = ("withheld for manual review: the grading was tampered with ("
-                + "; ".join(sorted({f["what"] for f in findings
-                                    if f["kind"] == integrity.TAMPER})) + ")")
-    tests, auto_scores = [], {}
+        flags.append(sub.problem or "the submitted file could not be read")
+    if problem:
+        flags.append(problem)
+    tests = []
     for name, points, max_points in sorted(grades, key=lambda g: order.get(g[0], len(order))):
-        auto_scores[name] = 0.0 if problem else points
         passed = points >= max_points and not problem
         message = problem or ("" if passed else failure_message(cells.get(name)))
-        if tampered:
-            points, passed, message = 0.0, False, withheld
-        tests.append({"name": name, "points": points if not problem else 0.0,
-                      "max_points": max_points, "passed": bool(passed), "message": message})
-    return {
-        "assignment": assignment,
-        "score": float(sum(t["points"] for t in tests)),
-        "max_score": float(sum(t["max_points"] for t in tests)),
-        "tests": tests,
-        "flagged": bool(findings) or bool(problem),
-        "flags": integrity.summary(findings),
-        "repairs": list(sub.repairs),
-        "auto_scores": auto_scores,  # nbgrader's points per test, before any were withheld
-    }
+        tests.append(TestResult(name, 0.0 if problem else points, max_points, bool(passed),
+                                message))
+    return Result(assignment=assignment, score=float(sum(t.points for t in tests)),
+                  max_score=float(sum(t.max_points for t in tests)), tests=tests,
+                  flagged=bool(flags), flags=flags, repairs=list(sub.repairs),
+                  student=sub.student)

@@ -14,7 +14,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from autograder.course import assignments, run_nbgrader
+from autograder.core.course import assignments, run_nbgrader
 from autograder.errors import AutograderError
 
 LEFTOVER_MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")

@@ -1,9 +1,9 @@
 """Long-lived grading workers: ``grade`` keeps ``--jobs`` of them busy, one submission each.
 
 Starting nbgrader costs about two seconds of imports, as much as grading a short notebook.
-A worker is a ``python -m autograder.worker`` process that pays that once and then grades
+A worker is a ``python -m autograder.core.worker`` process that pays that once and then grades
 submission after submission, each in its own scratch course, with nbgrader in process
-(``engine.autograde_batch``); the learner's code runs in the notebook's sandboxed kernel, as
+(``batch.autograde_batch``); the learner's code runs in the notebook's sandboxed kernel, as
 always. Handing out one submission at a time keeps every worker busy to the end of the run
 and loses at most one submission per worker when the run is killed.
 
@@ -21,40 +21,44 @@ import select
 import subprocess
 import sys
 import traceback
-from dataclasses import asdict
 from pathlib import Path
 
-from autograder.course import child_env
-from autograder.engine import GradeOptions, Submission, autograde_batch
+from autograder.core.batch import autograde_batch
+from autograder.core.course import child_env
+from autograder.core.notebooks import read_submission
+from autograder.core.types import Submission
 from autograder.errors import UnreadableNotebook
-from autograder.notebooks import read_notebook
+from autograder.settings import Limits
 
 
-def load_submission(student: str, path: Path | None) -> Submission:
+def load_submission(student: str, path: Path | None, limits: Limits | None = None
+                    ) -> Submission:
     """The submission of ``student`` stored at ``path`` (None: the folder held no notebook)."""
     if path is None:
         return Submission(student, None, problem="the submission folder holds no notebook")
     try:
-        return Submission(student, read_notebook(path), filename=path.name)
+        nb, notes = read_submission(path, limits)
     except UnreadableNotebook as err:
         return Submission(student, None, filename=path.name,
                           problem=f"unreadable notebook: {err}")
+    return Submission(student, nb, filename=path.name, repairs=notes)
 
 
 def task(root: Path, assignment: str, student: str, path: Path | None, workdir: Path,
-         options: GradeOptions) -> dict:
+         limits: Limits) -> dict:
     """The JSON task that grades one submission in the scratch folder ``workdir``."""
     return {"root": str(root), "assignment": assignment, "student": student,
             "path": str(path) if path else None, "workdir": str(workdir),
-            "options": asdict(options)}
+            "limits": limits.as_dict()}
 
 
 def run_task(t: dict) -> dict:
-    """Grade one task; its result (``engine.autograde_batch``'s) for the student."""
-    sub = load_submission(t["student"], Path(t["path"]) if t["path"] else None)
+    """Grade one task; its result (``batch.autograde_batch``'s) for the student, as a dict."""
+    limits = Limits.from_dict(t["limits"])
+    sub = load_submission(t["student"], Path(t["path"]) if t["path"] else None, limits)
     results = autograde_batch(Path(t["root"]), t["assignment"], [sub], Path(t["workdir"]),
-                              GradeOptions(**t["options"]))
-    return results[t["student"]]
+                              limits)
+    return results[t["student"]].to_dict()
 
 
 class Worker:
@@ -63,7 +67,7 @@ class Worker:
     def __init__(self, log: Path, cwd: Path) -> None:
         with open(log, "ab") as err:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "autograder.worker", str(log)], cwd=cwd, env=child_env(),
+                [sys.executable, "-m", "autograder.core.worker", str(log)], cwd=cwd, env=child_env(),
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err)
 
     def run(self, t: dict, timeout: float) -> dict | None:

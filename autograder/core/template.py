@@ -1,0 +1,45 @@
+"""The *template course* of an assignment: its source, generated once by nbgrader.
+
+It holds only that assignment's source and a gradebook that knows every test, hidden ones
+included, and lives in ``grading/cache/<assignment>-<hash of the source>``: a new version of
+the source gets a new template. Grading copies it to a scratch folder per submission.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from autograder.core.course import run_nbgrader, source_notebook
+from autograder.settings import cache_dir, gradebook_file
+
+
+def source_hash(folder: Path) -> str:
+    """A hash of every file of an assignment's source folder."""
+    h = hashlib.sha256()
+    for path in sorted(folder.rglob("*")):
+        if path.is_file():
+            h.update(path.relative_to(folder).as_posix().encode())
+            h.update(path.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def template_course(root: Path, assignment: str) -> Path:
+    """The generated template course of ``assignment``, built once per version of its source."""
+    src = source_notebook(root, assignment).parent
+    cache = cache_dir(root) / f"{assignment}-{source_hash(src)}"
+    if gradebook_file(cache).exists():
+        return cache
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    build = Path(tempfile.mkdtemp(prefix=f".{assignment}-", dir=cache.parent))
+    shutil.copytree(src, build / "solutions" / assignment)
+    run_nbgrader(build, "generate_assignment", assignment, "--force")
+    (build / "nbgrader_config.py").unlink()  # written again for wherever the copy lands
+    try:
+        os.rename(build, cache)
+    except OSError:  # another process built it first
+        shutil.rmtree(build, ignore_errors=True)
+    return cache

@@ -1,0 +1,340 @@
+"""``SplitExecute``: nbgrader's Execute, split in two. The learner's cells run in a sandboxed
+kernel; the test cells run in the grader.
+
+For each cell of the notebook nbgrader grades, the assignment's plan (``runner.plan``, read
+from the source notebook) says where it runs:
+
+* learner cells go to the sandboxed kernel (``runner.sandbox``), under the cell's and the
+  notebook's time limits, with every output capped;
+* test cells run in the grader's namespace (``runner.trusted``), where the learner's
+  functions are proxies across the data-only boundary (``runner.boundary``); the kernel never
+  receives a test cell, a hidden test's source or parameters, or a reference;
+* locked import cells run in both; cells marked not-graded are skipped.
+
+nbgrader then reads the test cells' outputs as always (an error output: no points), so the
+graded notebook, grade cells, gradebook, formgrader and feedback work unchanged.
+
+What happened during execution (a timeout, a dying kernel, a resource limit, truncated
+output) is written to an *execution record* beside the notebook's folder; the grading core
+turns it into the flags of the result.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import time
+from pathlib import Path
+from queue import Empty
+
+from jupyter_core.utils import ensure_async, run_sync
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
+from nbformat import NotebookNode
+from nbgrader.preprocessors import Execute
+from traitlets import Dict, Enum, Integer, Unicode
+
+from autograder.runner.boundary import decode, encode
+from autograder.runner.plan import BOTH, GRADER, NOT_GRADED, plan_of
+from autograder.runner.sandbox import SandboxKernelManager
+from autograder.runner.trusted import LearnerError, Remote, TrustedSide, _cap
+from autograder.settings import Limits
+
+HARNESS_MODULE = "__rnncourse_harness__"
+HARNESS_SOURCE = (Path(__file__).with_name("kernel_harness.py")).read_text()
+KERNEL_DIED = ("KernelDied", "the kernel stopped while running this cell (os._exit, a crash, "
+               "or a limit of the sandbox); later cells did not run")
+NOT_RUN = "not run: {}"
+
+
+def _error(ename: str, evalue: str) -> NotebookNode:
+    return NotebookNode(output_type="error", ename=ename, evalue=evalue,
+                        traceback=[f"{ename}: {evalue}"])
+
+
+def record_path(notebook_dir: Path, notebook: str) -> Path:
+    """The execution record of a notebook executed in ``notebook_dir`` (outside that folder)."""
+    return notebook_dir.parent / f".{notebook_dir.name}.{notebook}.record.json"
+
+
+def cap_outputs(outputs: list, limits: Limits) -> list:
+    """Every output of a learner's cell with its strings capped (streams, data, errors)."""
+    text_cap = limits.max_text_chars
+    for out in outputs:
+        kind = out.get("output_type")
+        if kind == "stream":
+            out["text"] = _cap(out.get("text", ""), 100_000)
+        elif kind == "error":
+            out["ename"] = str(out.get("ename", "Error"))[:100]
+            out["evalue"] = _cap(out.get("evalue", ""), text_cap)
+            tb = [_cap(line, 2_000) for line in list(out.get("traceback", []))[:60]]
+            out["traceback"] = tb or [f"{out['ename']}: {out['evalue']}"]
+        elif kind in ("display_data", "execute_result"):
+            data = out.get("data", {})
+            for mime in list(data):
+                value = data[mime]
+                if not isinstance(value, str) or len(value) > 1_000_000:
+                    data[mime] = "[output removed by the autograder: too large]" \
+                        if mime.startswith("text/") else ""
+                    if not mime.startswith("text/"):
+                        del data[mime]
+    return outputs
+
+
+class SplitExecute(Execute):
+    """Learner cells in a sandboxed kernel, test cells in the grader (module docstring)."""
+
+    limits = Dict(config=True, help="autograder.settings.Limits as a dict")
+    source_dir = Unicode("", config=True, help="the folder of the assignments' sources")
+    interrupt_grace = Integer(10, config=True,
+                              help="seconds a kernel has to answer after an interrupt")
+    # The kernel is thrown away after its notebook: no need to wait the half second or more a
+    # graceful shutdown takes (ipykernel tearing down).
+    shutdown_kernel = Enum(["graceful", "immediate"], default_value="immediate", config=True,
+                           help="how the kernel stops after the last cell")
+
+    def __init__(self, *args, **kwargs):
+        kwargs["kernel_manager_class"] = SandboxKernelManager
+        super().__init__(*args, **kwargs)
+
+    def create_kernel_manager(self):
+        km = super().create_kernel_manager()
+        km.limits = self._limits
+        km.packages = tuple(self._plan.kernel_packages)
+        return km
+
+    # -- the learner's cells ----------------------------------------------------------------
+    def _cell_timeout(self, cell) -> int:
+        left = self._deadline - time.monotonic()
+        return max(1, int(min(self.timeout or left, left)))
+
+    def output(self, outs, msg, display_id, cell_index):
+        content = msg.get("content", {})
+        size = len(json.dumps(content.get("data", content.get("text", ""))))
+        self._output_bytes += size
+        if self._output_bytes > self._limits.max_output_bytes:
+            if not self._truncated:
+                self._truncated = True
+                outs.append(NotebookNode(
+                    output_type="stream", name="stdout",
+                    text=f"\n[output truncated by the autograder: over "
+                         f"{self._limits.max_output_bytes} bytes]\n"))
+            return None
+        return super().output(outs, msg, display_id, cell_index)
+
+    def _stop(self, why: str) -> None:
+        self._stopped = why
+        self._events.append(why)
+
+    def _kernel_died(self, where: str) -> str:
+        note = self.km.resource_note() if hasattr(self.km, "resource_note") else None
+        self._stop(f"the kernel died in {where}" + (f": {note}" if note else ""))
+        return note or KERNEL_DIED[1]
+
+    def _run_learner_cell(self, cell, index):
+        try:
+            cell = self.execute_cell(cell, index, store_history=True)
+        except CellTimeoutError:  # no reply, nor even the end of the output: a stuck kernel
+            cell.outputs = list(cell.get("outputs", [])) + [_error("CellTimeoutError", "")]
+        except DeadKernelError:
+            why = self._kernel_died(f"cell {index}")
+            cell.outputs = list(cell.get("outputs", [])) + [_error(KERNEL_DIED[0], why)]
+            return cap_outputs(cell.outputs, self._limits)
+        if any(o.get("ename") == "CellTimeoutError" for o in cell.outputs):
+            self._events.append(f"cell {index} timed out")
+            cell.outputs = [o for o in cell.outputs if o.get("ename") != "KeyboardInterrupt"]
+            for o in cell.outputs:
+                if o.get("ename") == "CellTimeoutError":
+                    o["evalue"] = f"the cell ran past its time limit ({self.timeout} s)"
+                    o["traceback"] = [f"CellTimeoutError: {o['evalue']}"]
+            if not self._responsive():
+                self._stop("an earlier cell ran past its time limit and would not stop")
+                self._kill()
+        return cap_outputs(cell.outputs, self._limits)
+
+    # -- the grader's cells -----------------------------------------------------------------
+    def _run_grader_cell(self, source: str, name: str) -> list:
+        deadline = min(time.monotonic() + (self.timeout or 1e9), self._deadline)
+        outputs, fatal = self._trusted.run(source, name, deadline)
+        if fatal and self._stopped is None:
+            self._stop(f"the kernel stopped during the test {name}")
+        return outputs
+
+    # -- execution --------------------------------------------------------------------------
+    def preprocess(self, nb, resources=None, km=None):
+        from nbclient.client import NotebookClient
+
+        self._limits = Limits.from_dict(self.limits or {})
+        self.timeout = self._limits.cell_timeout
+        info = (resources or {}).get("nbgrader", {})
+        source = (Path(self.source_dir or "solutions") / info.get("assignment", "")
+                  / f"{info.get('notebook')}.ipynb")
+        self._plan = plan_of(source)
+        NotebookClient.__init__(self, nb, km)
+        self.reset_execution_trackers()
+        self._check_assign_resources(resources)
+        self._deadline = time.monotonic() + self._limits.notebook_timeout
+        self._output_bytes, self._truncated, self._stopped = 0, False, None
+        self.timeout_func = self._cell_timeout
+        self._events: list[str] = []
+        remote = Remote(self._send, self._limits.max_message_bytes, self._limits.max_text_chars)
+        self._trusted = TrustedSide(remote, self._plan.contract, 100_000,
+                                    self._limits.max_text_chars)
+        with self.setup_kernel():
+            reply = self.wait_for_reply(self.kc.kernel_info())
+            self.nb.metadata["language_info"] = reply["content"]["language_info"]
+            self._install_harness()
+            for index, cell in enumerate(self.nb.cells):
+                self._run_cell(cell, index)
+        self.set_widgets_metadata()
+        self._write_record(resources)
+        return self.nb, self.resources
+
+    def _run_cell(self, cell, index) -> None:
+        if cell.cell_type != "code":
+            return
+        role = self._plan.role(cell)
+        gid = cell.metadata.get("nbgrader", {}).get("grade_id", f"cell {index}")
+        if role == NOT_GRADED or not cell.source.strip() and role != GRADER:
+            cell.outputs = []
+            return
+        if self._stopped is not None:
+            cell.outputs = [_error("NotRun", NOT_RUN.format(self._stopped))]
+            return
+        if time.monotonic() >= self._deadline:
+            self._stop(f"the notebook used up its {self._limits.notebook_timeout} s time "
+                       "budget")
+            cell.outputs = [_error("NotebookTimeout", self._stopped)]
+            return
+        if role == GRADER:
+            cell.outputs = self._run_grader_cell(self._plan.sources[gid], gid)
+            return
+        cell.outputs = self._run_learner_cell(cell, index)
+        for out in cell.outputs:
+            if out.get("output_type") == "error":
+                self._trusted.remote.cell_errors[gid] = _cap(
+                    f"{out.get('ename')}: {out.get('evalue')}".rstrip(": "), 200)
+        if role == BOTH and self._stopped is None:
+            failed = [o for o in self._run_grader_cell(self._plan.sources[gid], gid)
+                      if o.get("output_type") == "error"]
+            if failed:
+                self._events.append(f"the grader could not run the locked cell {gid} "
+                                    f"({failed[0]['ename']}: {failed[0]['evalue']})")
+
+    def _install_harness(self) -> None:
+        code = ("import sys as _s, types as _t\n"
+                f"_m = _t.ModuleType({HARNESS_MODULE!r})\n"
+                "_m.get_ipython = get_ipython\n"
+                f"exec(compile({HARNESS_SOURCE!r}, {HARNESS_MODULE!r}, 'exec'), _m.__dict__)\n"
+                f"_s.modules[{HARNESS_MODULE!r}] = _m\n"
+                "del _s, _t, _m\n")
+        msg_id = self.kc.execute(code, silent=True, store_history=False)
+        self.wait_for_reply(msg_id)
+
+    # -- one call across the boundary --------------------------------------------------------
+    async def _async_send(self, payload: str, timeout: float, callbacks: list) -> str:
+        if self._stopped is not None:
+            raise LearnerError("KernelDied", f"not run: {self._stopped}", fatal=True)
+        expr = f"__import__({HARNESS_MODULE!r}).answer"
+        msg_id = self.kc.execute(f"__import__({HARNESS_MODULE!r}).call({payload!r})",
+                                 silent=True, store_history=False, allow_stdin=bool(callbacks),
+                                 user_expressions={"r": expr})
+        end = time.monotonic() + timeout
+        poll = 0.02 if callbacks else 1.0
+        while True:
+            left = end - time.monotonic()
+            if left <= 0:
+                raise await self._async_call_timed_out()
+            if callbacks:
+                await self._async_serve_callbacks(callbacks)
+            try:
+                reply = await ensure_async(self.kc.shell_channel.get_msg(
+                    timeout=min(left, poll)))
+            except Empty:
+                if not await ensure_async(self.km.is_alive()):
+                    why = self._kernel_died("a test's call")
+                    raise LearnerError(KERNEL_DIED[0], why, fatal=True) from None
+                continue
+            if reply.get("parent_header", {}).get("msg_id") == msg_id:
+                break
+        content = reply.get("content", {})
+        value = content.get("user_expressions", {}).get("r", {})
+        if content.get("status") != "ok" or value.get("status") != "ok":
+            raise LearnerError("BadAnswer", "the kernel did not answer the grader's call (was "
+                                            "the kernel's machinery changed?)")
+        text = value.get("data", {}).get("text/plain", "")
+        if not isinstance(text, str) or not text[:1] in "'\"":
+            raise LearnerError("BadAnswer", "the kernel's answer is not text")
+        try:
+            return ast.literal_eval(text)
+        except (ValueError, SyntaxError, MemoryError, RecursionError):
+            raise LearnerError("BadAnswer", "the kernel's answer could not be read") from None
+
+    _send = run_sync(_async_send)
+
+    async def _async_serve_callbacks(self, callbacks: list) -> None:
+        """Answer the kernel's requests for values of the grader's functions (stdin)."""
+        from autograder.runner.kernel_harness import CALLBACK_PREFIX
+
+        while True:
+            try:
+                msg = await ensure_async(self.kc.stdin_channel.get_msg(timeout=0.001))
+            except Empty:
+                return
+            if msg.get("msg_type") != "input_request":
+                continue
+            prompt = msg.get("content", {}).get("prompt", "")
+            try:
+                if not isinstance(prompt, str) or not prompt.startswith(CALLBACK_PREFIX):
+                    raise ValueError("an unexpected request for input")
+                req = decode(prompt[len(CALLBACK_PREFIX):], self._limits.max_message_bytes)
+                fn = callbacks[req["id"]].fn
+                value = fn(*req["args"], **req["kwargs"])
+                answer = encode({"value": value})
+            except Exception as err:  # noqa: BLE001  (the kernel side raises it)
+                answer = encode({"error": f"{type(err).__name__}: {err}"[:500]})
+            self.kc.input(answer)
+
+    async def _async_call_timed_out(self) -> LearnerError:
+        await ensure_async(self.km.interrupt_kernel())
+        if await self._async_responsive():
+            return LearnerError("CellTimeoutError",
+                                f"the cell ran past its time limit ({self.timeout} s)")
+        self._stop("a test's call ran past its time limit and the kernel would not stop")
+        self._kill()
+        return LearnerError("CellTimeoutError",
+                            f"the cell ran past its time limit ({self.timeout} s) and would not "
+                            "stop", fatal=True)
+
+    async def _async_responsive(self) -> bool:
+        """Does the kernel answer a trivial request within ``interrupt_grace`` seconds?"""
+        try:
+            msg_id = self.kc.execute("", silent=True, store_history=False)
+            end = time.monotonic() + self.interrupt_grace
+            while time.monotonic() < end:
+                left = max(0.1, end - time.monotonic())
+                msg = await ensure_async(self.kc.shell_channel.get_msg(timeout=left))
+                if msg["parent_header"].get("msg_id") == msg_id:
+                    return True
+        except Exception:  # noqa: BLE001  (Empty, dead kernel, closed channel: not responsive)
+            return False
+        return False
+
+    _responsive = run_sync(_async_responsive)
+
+    def _kill(self) -> None:
+        try:
+            run_sync(self.km.shutdown_kernel)(now=True)
+        except Exception:  # noqa: BLE001  (already dead: fine)
+            pass
+
+    def _write_record(self, resources) -> None:
+        path = (resources or {}).get("metadata", {}).get("path")
+        notebook = (resources or {}).get("unique_key") or "notebook"
+        if not path:
+            return
+        record = {"events": self._events, "output_truncated": self._truncated,
+                  "kernel_stopped": self._stopped}
+        target = record_path(Path(path), notebook)
+        tmp = target.with_suffix(".tmp")
+        tmp.write_text(json.dumps(record))
+        tmp.replace(target)

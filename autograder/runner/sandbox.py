@@ -1,0 +1,316 @@
+"""Run a learner's kernel in a sandbox: bubblewrap, an unprivileged user, a control group.
+
+The grader (nbgrader, the test cells, the references, the gradebook) stays outside; only the
+kernel that runs the learner's own cells is inside. ``SandboxKernelManager`` (the kernel
+manager of ``autograder.runner.execute.SplitExecute``) wraps the kernel's command line::
+
+    sh (joins the submission's control group: memory and processes of all its processes)
+      bwrap <no network, pid, ipc, uts namespaces; /usr, the Python standard library and an
+             allow-list of packages read-only; a private tmpfs /tmp and working folder, each
+             of a fixed size; nothing else of the host>
+        setpriv --reuid=<a fresh uid> --clear-groups --inh-caps=-all
+          prlimit --cpu --as --nproc --fsize --nofile
+            python -m ipykernel_launcher -f <connection file>
+
+* **Packages by allow-list.** The kernel's site-packages is an empty tmpfs into which only the
+  distributions of the kernel itself (ipykernel and what it requires) and of the assignment's
+  ``kernel_packages`` (default NumPy and matplotlib) are bound. torch, the course's package,
+  the grader and its answer keys are not on disk in the sandbox: a NumPy part cannot call
+  torch, and nothing there can be imported to reach a reference.
+* **Nothing written outside.** The working folder and /tmp are size-limited tmpfs that vanish
+  with the kernel: a link the learner makes is never followed by anything outside.
+* The kernel talks to the grader over ZeroMQ *ipc* sockets in a private folder, so it lives in
+  an empty network namespace. Interrupts go as messages (bwrap does not forward signals).
+* A watchdog stops the whole control group when the submission's CPU time is spent.
+* ``sandbox="none"`` runs the kernel with the per-process limits only, for trusted notebooks
+  (the course's own solutions); ``require_sandbox`` refuses to grade otherwise.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.metadata as metadata
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import threading
+import uuid
+from pathlib import Path
+
+import zmq
+from jupyter_client.asynchronous import AsyncKernelClient
+from jupyter_client.connect import channel_socket_types
+from jupyter_client.manager import AsyncKernelManager
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+from traitlets import Instance, Integer, Unicode
+
+from autograder.errors import SandboxUnavailable
+from autograder.runner import cgroups
+from autograder.settings import DEFAULT_KERNEL_PACKAGES, KERNEL_BASE_PACKAGES, Limits
+
+ETC_FILES = ("/etc/alternatives", "/etc/ld.so.cache", "/etc/localtime", "/etc/fonts")
+WORKDIR = "/home/learner"  # the kernel's working folder inside the sandbox
+INSTALL_HINT = "apt-get install -y bubblewrap"
+
+
+@functools.lru_cache(maxsize=1)
+def bwrap_path() -> str | None:
+    """The bubblewrap executable if it exists and can build a sandbox here, else None."""
+    exe = shutil.which("bwrap")
+    if exe is None:
+        return None
+    try:
+        proc = subprocess.run([exe, "--unshare-net", "--unshare-pid", "--die-with-parent",
+                               "--ro-bind", "/", "/", "true"], capture_output=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return exe if proc.returncode == 0 else None
+
+
+@functools.lru_cache(maxsize=1)
+def cgroups_available() -> bool:
+    return cgroups.available()
+
+
+def require_sandbox(sandbox: str) -> str:
+    """One line saying which sandbox learners' code runs in; SandboxUnavailable when the
+    bubblewrap sandbox is asked for (the default) and cannot run here."""
+    if sandbox == "none":
+        return "sandbox: none (--sandbox none: for trusted notebooks only)"
+    if not bwrap_path():
+        why = "is not installed" if not shutil.which("bwrap") else "cannot run here"
+        raise SandboxUnavailable(
+            f"bubblewrap {why}, and learners' code is never run without a sandbox. Install "
+            f"it ({INSTALL_HINT}), or pass --sandbox none for trusted notebooks only")
+    limits = ("one control group per submission" if cgroups_available() else
+              "per-process limits only: run as root for a control group per submission")
+    return f"sandbox: bubblewrap (no network, allow-listed packages, private files; {limits})"
+
+
+# -- the packages a kernel may import ---------------------------------------------------------
+
+def _closure(names: tuple[str, ...]) -> list[metadata.Distribution]:
+    seen: dict[str, metadata.Distribution] = {}
+    todo = list(names)
+    while todo:
+        name = canonicalize_name(todo.pop())
+        if name in seen:
+            continue
+        try:
+            dist = metadata.distribution(name)
+        except metadata.PackageNotFoundError:
+            continue
+        seen[name] = dist
+        for line in dist.requires or []:
+            req = Requirement(line)
+            if req.marker is None or req.marker.evaluate({"extra": ""}):
+                todo.append(req.name)
+    return list(seen.values())
+
+
+@functools.lru_cache(maxsize=16)
+def allowed_entries(packages: tuple[str, ...]) -> tuple[str, ...]:
+    """The site-packages entries (folders and files) of ``packages``, the kernel's own
+    packages, and everything they require: what the sandbox's site-packages holds."""
+    site = Path(sysconfig.get_paths()["purelib"]).resolve()
+    entries: set[str] = set()
+    for dist in _closure(KERNEL_BASE_PACKAGES + tuple(packages)):
+        for f in dist.files or []:
+            top = str(f).split("/")[0]
+            if top in ("..", "__pycache__") or top.endswith(".pth"):
+                continue
+            if (site / top).exists():
+                entries.add(str(site / top))
+    return tuple(sorted(entries))
+
+
+# -- the command line -------------------------------------------------------------------------
+
+def limit_command(cmd: list[str], limits: Limits, uid: int | None) -> list[str]:
+    """``cmd`` under prlimit, and as ``uid`` (when we are root and setpriv exists)."""
+    out = []
+    if uid is not None and os.geteuid() == 0 and shutil.which("setpriv"):
+        out += ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
+                "--inh-caps=-all"]
+    if shutil.which("prlimit"):
+        out += ["prlimit", f"--cpu={limits.cpu_seconds}", f"--as={limits.memory_mb * 2**20}",
+                f"--fsize={limits.file_mb * 2**20}", "--nofile=512"]
+        if uid is not None and os.geteuid() == 0:
+            out.append(f"--nproc={limits.processes}")
+        out.append("--")
+    return out + cmd
+
+
+def _parents(path: str) -> list[str]:
+    parts = Path(path).parts[1:-1]
+    return ["/" + "/".join(parts[: i + 1]) for i in range(len(parts))]
+
+
+def bwrap_command(cmd: list[str], *, private: str, limits: Limits, uid: int | None,
+                  packages: tuple[str, ...], mplconfig: str | None = None) -> list[str]:
+    """``cmd`` inside bubblewrap (see the module docstring)."""
+    exe = bwrap_path()
+    assert exe is not None
+    site = str(Path(sysconfig.get_paths()["purelib"]).resolve())
+    stdlib = str(Path(sysconfig.get_paths()["stdlib"]).resolve())
+    base_site = str(Path(stdlib) / "site-packages")
+    pyexe = Path(sys.executable)
+    args = [exe, "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
+            "--unshare-cgroup-try", "--die-with-parent", "--new-session", "--clearenv",
+            "--setenv", "PATH", f"{pyexe.parent}:/usr/bin:/bin",
+            "--setenv", "HOME", WORKDIR, "--setenv", "MPLBACKEND", "Agg",
+            "--setenv", "MPLCONFIGDIR", mplconfig or "/tmp",
+            "--setenv", "PYTHONDONTWRITEBYTECODE", "1", "--setenv", "PYTHONNOUSERSITE", "1",
+            "--setenv", "OMP_NUM_THREADS", "1", "--setenv", "LANG", "C.UTF-8",
+            "--ro-bind", "/usr", "/usr", "--symlink", "usr/lib", "/lib",
+            "--symlink", "usr/lib64", "/lib64", "--symlink", "usr/bin", "/bin",
+            "--symlink", "usr/sbin", "/sbin", "--proc", "/proc", "--dev", "/dev",
+            "--perms", "1777", "--size", str(limits.tmp_mb * 2**20), "--tmpfs", "/tmp"]
+    for path in ETC_FILES:
+        args += ["--ro-bind-try", path, path]
+    prefixes = sorted({str(Path(sys.base_prefix).resolve()), str(Path(sys.prefix).resolve())})
+    made: set[str] = {"/usr", "/tmp"}
+    for path in [*prefixes, private, WORKDIR]:
+        for parent in _parents(path):  # bwrap would create parents mode 0700
+            if parent not in made:
+                args += ["--perms", "0755", "--dir", parent]
+                made.add(parent)
+    for path in prefixes:  # the interpreter and the standard library
+        args += ["--ro-bind", path, path]
+    # site-packages: an empty tmpfs with only the allowed packages in it
+    for folder in dict.fromkeys([site, base_site]):
+        if Path(folder).is_dir():
+            args += ["--perms", "0755", "--tmpfs", folder]
+    for entry in allowed_entries(packages):
+        args += ["--ro-bind", entry, entry]
+    args += ["--bind", private, private,
+             "--perms", "1777", "--size", str(limits.workdir_mb * 2**20), "--tmpfs", WORKDIR,
+             "--chdir", WORKDIR, "--"]
+    return args + limit_command(cmd, limits, uid)
+
+
+class CappedKernelClient(AsyncKernelClient):
+    """A kernel client whose sockets drop any message over ``max_message_bytes``: a kernel
+    cannot make the grader hold a huge message in memory."""
+
+    max_message_bytes = Integer(16 * 2**20, config=True)
+
+    def _create_connected_socket(self, channel: str, identity: bytes | None = None):
+        sock = self.context.socket(channel_socket_types[channel])
+        sock.linger = 1000
+        sock.setsockopt(zmq.MAXMSGSIZE, self.max_message_bytes)
+        sock.setsockopt(zmq.RCVHWM, 256)
+        if identity:
+            sock.identity = identity
+        sock.connect(self._make_url(channel))
+        return sock
+
+
+def _chown_tree(path: Path, uid: int) -> None:
+    for folder, _dirs, files in os.walk(path):
+        os.chown(folder, uid, uid, follow_symlinks=False)
+        for name in files:
+            os.chown(os.path.join(folder, name), uid, uid, follow_symlinks=False)
+
+
+@functools.lru_cache(maxsize=1)
+def matplotlib_cache() -> str | None:
+    """The grader's matplotlib cache folder when it holds a font list (each kernel gets a
+    copy, so it does not rebuild the list); else None."""
+    try:
+        import matplotlib
+
+        path = Path(matplotlib.get_cachedir()).resolve()
+    except Exception:  # noqa: BLE001  (no matplotlib, or no usable cache: kernels build one)
+        return None
+    return str(path) if any(path.glob("fontlist-*.json")) else None
+
+
+class SandboxKernelManager(AsyncKernelManager):
+    """Starts the kernel inside the sandbox (see the module docstring). The executor sets
+    ``limits`` and ``packages`` before the kernel starts."""
+
+    client_class = Unicode("autograder.runner.sandbox.CappedKernelClient")
+    limits = Instance(Limits, args=())
+    packages = Instance(tuple, args=(DEFAULT_KERNEL_PACKAGES,))
+
+    def client(self, **kwargs):
+        kwargs.setdefault("max_message_bytes", self.limits.max_message_bytes)
+        return super().client(**kwargs)
+
+    async def _async_pre_start_kernel(self, **kw):
+        limits = self.limits
+        self.limit_hit: str | None = None
+        uid = 100_000 + uuid.uuid4().int % 900_000 if os.geteuid() == 0 else None
+        self._private = Path(tempfile.mkdtemp(prefix="rnncourse-kernel-"))
+        sandboxed = limits.sandbox != "none"
+        if sandboxed:
+            if not bwrap_path():
+                raise SandboxUnavailable(f"bubblewrap is missing ({INSTALL_HINT})")
+            self.transport = "ipc"
+            self.connection_file = str(self._private / "kernel.json")
+            self.ip = str(self._private / "kernel-ipc")
+        cmd, kw = await super()._async_pre_start_kernel(**kw)
+        # The kernel's own stdout and stderr carry nothing for grading (outputs travel as
+        # messages) and must not mix into the grader's: ``score --json``, a worker's answers.
+        kw["stdout"] = kw["stderr"] = subprocess.DEVNULL
+        if sandboxed:
+            self.kernel_spec.interrupt_mode = "message"  # signals do not cross bwrap
+            mplconfig = None
+            if matplotlib_cache():
+                mplconfig = self._private / "matplotlib"
+                shutil.copytree(matplotlib_cache(), mplconfig,
+                                ignore=shutil.ignore_patterns("tex.cache", "*.lock"))
+            if uid is not None:
+                _chown_tree(self._private, uid)
+            cmd = bwrap_command(cmd, private=str(self._private), limits=limits, uid=uid,
+                                packages=tuple(self.packages),
+                                mplconfig=str(mplconfig) if mplconfig else None)
+            kw["env"] = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+            kw["cwd"] = str(self._private)
+        else:
+            cmd = limit_command(cmd, limits, None)
+        self._cgroup = cgroups.create(limits.memory_mb, limits.processes)
+        if self._cgroup is not None:
+            cmd = self._cgroup.join_command(cmd)
+            self._watch = threading.Event()
+            threading.Thread(target=self._watchdog, daemon=True).start()
+        return cmd, kw
+
+    def _watchdog(self) -> None:
+        """Stop the whole group once its CPU time is spent (polled twice a second)."""
+        group = self._cgroup
+        while not self._watch.wait(0.5):
+            if group.cpu_seconds() > self.limits.cpu_seconds:
+                self.limit_hit = (f"the submission used up its CPU time "
+                                  f"({self.limits.cpu_seconds} s over all its processes)")
+                group.kill()
+                return
+
+    def resource_note(self) -> str | None:
+        """Why the kernel was stopped by a limit, if it was."""
+        group = getattr(self, "_cgroup", None)
+        if getattr(self, "limit_hit", None):
+            return self.limit_hit
+        if group is not None and group.hit_memory_limit():
+            return (f"the submission hit its memory limit ({self.limits.memory_mb} MB over "
+                    "all its processes)")
+        return None
+
+    async def _async_cleanup_resources(self, restart: bool = False) -> None:
+        await super()._async_cleanup_resources(restart=restart)
+        if restart:
+            return
+        if getattr(self, "_cgroup", None) is not None:
+            self._watch.set()
+            self._cgroup.remove()
+            self._cgroup = None
+        private = getattr(self, "_private", None)
+        if private is not None:
+            shutil.rmtree(private, ignore_errors=True)
+
+    cleanup_resources = _async_cleanup_resources
