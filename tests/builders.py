@@ -25,6 +25,15 @@ def solution_cell(source: str, grade_id: str) -> nbformat.NotebookNode:
     return v4.new_code_cell(source, metadata=_meta(grade_id, solution=True))
 
 
+def locked_code_cell(source: str, grade_id: str, tags: list[str] | None = None
+                     ) -> nbformat.NotebookNode:
+    """A locked code cell (imports): it runs in the learner's kernel and in the grader."""
+    cell = v4.new_code_cell(source, metadata=_meta(grade_id, locked=True))
+    if tags:
+        cell.metadata["tags"] = tags
+    return cell
+
+
 def grade_cell(source: str, grade_id: str, points: int) -> nbformat.NotebookNode:
     """A locked test cell worth ``points``."""
     return v4.new_code_cell(source, metadata=_meta(grade_id, grade=True, locked=True,
@@ -66,6 +75,7 @@ def double_assignment() -> nbformat.NotebookNode:
     """A one-test assignment ``double`` whose tests use numpy's assertion helper."""
     return notebook(
         markdown_cell("# Doubling arrays", "intro"),
+        locked_code_cell("import numpy as np", "setup"),
         solution_cell("import numpy as np\n\n\ndef double(x):\n    ### BEGIN SOLUTION\n"
                       "    return 2 * np.asarray(x, dtype=float)\n    ### END SOLUTION",
                       "double"),

@@ -11,9 +11,10 @@ any other host blocked, as in a classroom with no internet. On each page:
 
 Screenshots of a few pages, in the light and the dark theme, go to ``_build/screenshots/``.
 
-The browser is Debian's ``chromium`` (``apt-get install chromium``), driven by playwright
-through ``executable_path``: no browser is downloaded (``RNN_CHROMIUM`` names another
-Chromium binary). The built book is ``_build/html``, or the folder in ``RNN_BOOK_HTML``.
+The browser is Debian's ``chromium`` (``bash scripts/prereqs.sh`` installs it), driven by
+playwright through ``executable_path``: no browser is downloaded (``RNN_CHROMIUM`` names
+another Chromium binary). Without it every page's test fails, saying so: it never skips.
+The built book is ``_build/html``, or the folder in ``RNN_BOOK_HTML``.
 """
 
 from __future__ import annotations
@@ -87,9 +88,10 @@ def server():
 @pytest.fixture(scope="module")
 def browser_context(tmp_path_factory):
     """One headless Chromium, fresh profile, that can reach nothing but the local server."""
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"Chromium is not installed ({CHROMIUM} missing): on Debian or Ubuntu run "
-                    "`apt-get install chromium` to run the browser test of the book.")
+    if not Path(CHROMIUM).exists():  # a failure, never a skip: the check must not go missing
+        pytest.fail(f"Chromium is not installed ({CHROMIUM} missing): run `bash "
+                    "scripts/prereqs.sh` (or `apt-get install chromium`), or name one in "
+                    "RNN_CHROMIUM.", pytrace=False)
     from playwright.sync_api import sync_playwright  # pinned in requirements.txt
 
     with sync_playwright() as pw:

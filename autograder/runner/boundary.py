@@ -60,16 +60,16 @@ def _pack(value, arrays: list, callbacks: list) -> dict:
 
     if value is None:
         return {"t": "none"}
+    if isinstance(value, np.generic):
+        return {"t": "np", "dtype": value.dtype.str, "v": repr(value.item())}
     if isinstance(value, bool):
         return {"t": "bool", "v": value}
     if isinstance(value, int):
-        return {"t": "int", "v": str(value)}
+        return {"t": "int", "v": str(int(value))}
     if isinstance(value, float):
-        return {"t": "float", "v": repr(value)}
+        return {"t": "float", "v": repr(float(value))}
     if isinstance(value, str):
         return {"t": "str", "v": value}
-    if isinstance(value, np.generic):
-        return {"t": "np", "dtype": value.dtype.str, "v": repr(value.item())}
     if isinstance(value, np.ndarray):
         arrays.append(np.ascontiguousarray(value))
         return {"t": "array", "i": len(arrays) - 1}

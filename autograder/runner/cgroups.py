@@ -53,6 +53,13 @@ class Cgroup:
         except (OSError, ValueError, IndexError):
             return False
 
+    def hit_process_limit(self) -> bool:
+        try:
+            events = (self.dirs["pids"] / "pids.events").read_text().split()
+            return len(events) >= 2 and int(events[1]) > 0
+        except (OSError, ValueError):
+            return False
+
     def pids(self) -> list[int]:
         out: set[int] = set()
         for d in self.dirs.values():

@@ -176,7 +176,8 @@ class SplitExecute(Execute):
         self._output_bytes, self._truncated, self._stopped = 0, False, None
         self.timeout_func = self._cell_timeout
         self._events: list[str] = []
-        remote = Remote(self._send, self._limits.max_message_bytes, self._limits.max_text_chars)
+        remote = Remote(self._send, self._limits.max_message_bytes, self._limits.max_text_chars,
+                        packages=self._plan.kernel_packages)
         self._trusted = TrustedSide(remote, self._plan.contract, 100_000,
                                     self._limits.max_text_chars)
         with self.setup_kernel():
@@ -185,6 +186,8 @@ class SplitExecute(Execute):
             self._install_harness()
             for index, cell in enumerate(self.nb.cells):
                 self._run_cell(cell, index)
+            if hasattr(self.km, "resource_events"):
+                self._events += [e for e in self.km.resource_events() if e not in self._events]
         self.set_widgets_metadata()
         self._write_record(resources)
         return self.nb, self.resources
@@ -297,6 +300,7 @@ class SplitExecute(Execute):
     async def _async_call_timed_out(self) -> LearnerError:
         await ensure_async(self.km.interrupt_kernel())
         if await self._async_responsive():
+            self._events.append("a test's call to the learner's code timed out")
             return LearnerError("CellTimeoutError",
                                 f"the cell ran past its time limit ({self.timeout} s)")
         self._stop("a test's call ran past its time limit and the kernel would not stop")

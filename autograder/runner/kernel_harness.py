@@ -37,16 +37,16 @@ def _pack(value, arrays: list):
     torch = _torch()
     if value is None:
         return {"t": "none"}
+    if isinstance(value, np.generic) and value.dtype.kind in "biuf":
+        return {"t": "np", "dtype": value.dtype.str, "v": repr(value.item())}
     if isinstance(value, bool):
         return {"t": "bool", "v": value}
     if isinstance(value, int):
-        return {"t": "int", "v": str(value)}
+        return {"t": "int", "v": str(int(value))}
     if isinstance(value, float):
-        return {"t": "float", "v": repr(value)}
+        return {"t": "float", "v": repr(float(value))}
     if isinstance(value, str):
         return {"t": "str", "v": value[:10_000]}
-    if isinstance(value, np.generic) and value.dtype.kind in "biuf":
-        return {"t": "np", "dtype": value.dtype.str, "v": repr(value.item())}
     if isinstance(value, np.ndarray) and value.dtype.kind in "biuf":
         arrays.append(np.ascontiguousarray(value))
         return {"t": "array", "i": len(arrays) - 1}

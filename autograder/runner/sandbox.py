@@ -291,6 +291,18 @@ class SandboxKernelManager(AsyncKernelManager):
                 group.kill()
                 return
 
+    def resource_events(self) -> list[str]:
+        """Every limit of the control group the submission ran into."""
+        group = getattr(self, "_cgroup", None)
+        out = [self.limit_hit] if getattr(self, "limit_hit", None) else []
+        if group is not None and group.hit_memory_limit():
+            out.append(f"the submission hit its memory limit ({self.limits.memory_mb} MB over "
+                       "all its processes)")
+        if group is not None and group.hit_process_limit():
+            out.append(f"the submission hit its process limit ({self.limits.processes} "
+                       "processes and threads)")
+        return out
+
     def resource_note(self) -> str | None:
         """Why the kernel was stopped by a limit, if it was."""
         group = getattr(self, "_cgroup", None)

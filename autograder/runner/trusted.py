@@ -48,8 +48,10 @@ def _cap(text: str, limit: int) -> str:
 class Remote:
     """Requests to one learner kernel, within the time left to the current cell."""
 
-    def __init__(self, send: Send, max_bytes: int, max_text: int) -> None:
+    def __init__(self, send: Send, max_bytes: int, max_text: int,
+                 packages: tuple[str, ...] = ()) -> None:
         self.send, self.max_bytes, self.max_text = send, max_bytes, max_text
+        self.packages = packages
         self.deadline = float("inf")
         self.last_reply: dict = {}
         self.cell_errors: dict[str, str] = {}  # the learner's cells that failed: their error
@@ -74,6 +76,9 @@ class Remote:
                 ename = "Error"
             evalue = reply.get("evalue") if type(reply.get("evalue")) is str else ""
             evalue = evalue or "(no message)"
+            if ename == "ModuleNotFoundError" and self.packages:
+                evalue += (" (when graded, your code can import only the standard library and "
+                           f"{', '.join(self.packages)}: write this part with those)")
             if ename == "NameError" and self.cell_errors:
                 evalue += "; a cell of yours failed before: " + "; ".join(
                     f"{cell}: {err}" for cell, err in list(self.cell_errors.items())[:3])

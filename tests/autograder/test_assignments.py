@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.grading_runs import ASSIGNMENTS, graded_result
+from tests.autograder.catalogues.grading_runs import ASSIGNMENTS, graded_result
 
 
 def _failures(result: dict) -> str:

@@ -173,77 +173,77 @@ CASES: list[Case] = [
          "hostile"),
     Case("fork_bomb", "add",
          _with("import os\n\n\ndef add(a, b):\n    while True:\n        os.fork()"), 0, True,
-         "forks", "hostile"),
+         "process limit", "hostile"),
     Case("os_exit", "add", _with("import os\nos._exit(3)\n" + ADD_OK), 0, True,
-         "kernel stopped", "hostile"),
-    Case("sys_exit", "add", _with("import sys\nsys.exit('bye')\n" + ADD_OK), 0, True,
+         "kernel died", "hostile"),
+    Case("sys_exit", "add", _with("import sys\nsys.exit('bye')\n" + ADD_OK), 0, False,
          "nameerror", "hostile"),
     Case("segfault", "add", _with("import ctypes\nctypes.string_at(0)\n" + ADD_OK), 0, True,
-         "kernel stopped", "hostile"),
+         "kernel died", "hostile"),
     Case("huge_output", "add",
-         _with("def add(a, b):\n    for _ in range(100):\n        print('x' * 100_000)\n"
-               "    return a - b"), 0, True, "truncated", "hostile"),
+         _with("for _ in range(100):\n    print('x' * 100_000)\n\n\n" + ADD_WRONG), 0, True,
+         "truncated", "hostile"),
     # -- hostile code: the sandbox stops it; its tests fail --------------------------------------
     Case("open_socket", "add",
          _with("import socket\n\n\ndef add(a, b):\n"
                "    socket.create_connection(('1.1.1.1', 53), timeout=3).close()\n"
-               "    return a + b"), 0, True, "network is unreachable", "hostile"),
+               "    return a + b"), 0, False, "network is unreachable", "hostile"),
     Case("read_other_student", "add",
          lambda release, root: filled(release, "def add(a, b):\n"
                                       f"    open({_own(root, 'good_add', 'add')!r}).read()\n"
                                       "    return a + b"),
-         0, True, "filenotfounderror", "hostile"),
+         0, False, "filenotfounderror", "hostile"),
     Case("write_other_student", "add",
          lambda release, root: filled(release, "def add(a, b):\n"
                                       f"    open({_own(root, 'good_add', 'add')!r}, 'w')"
                                       ".write('{}')\n    return a + b"),
-         0, True, "filenotfounderror", "hostile"),
+         0, False, "filenotfounderror", "hostile"),
     Case("read_batch_neighbour", "add",  # graded in the same nbgrader run, one folder over
          _with("def add(a, b):\n    open('../../good_add/add/add.ipynb').read()\n"
-               "    return a + b"), 0, True, "filenotfounderror", "hostile"),
+               "    return a + b"), 0, False, "filenotfounderror", "hostile"),
     Case("read_gradebook", "add",
          _answer("def add(a, b):\n    open('{root}/grading/gradebook.db', 'rb').read()\n"
-                 "    return a + b"), 0, True, "filenotfounderror", "hostile"),
+                 "    return a + b"), 0, False, "filenotfounderror", "hostile"),
     Case("run_the_solutions", "add",
          _with("import json\n\n\ndef add(a, b):\n"
                "    nb = json.load(open('../../../../solutions/add/add.ipynb'))\n"
                "    exec(''.join(nb['cells'][1]['source']), globals())\n"
-               "    return add(a, b)"), 0, True, "filenotfounderror", "hostile"),
-    # -- tampering with the grading: points withheld, flagged ---------------------------------
+               "    return add(a, b)"), 0, False, "filenotfounderror", "hostile"),
+    # -- tampering with the grading: the tests do not run in the learner's kernel --------------
     Case("patched_numpy_assert", "double",
          _with("import numpy as np\nnp.testing.assert_allclose = lambda *a, **k: None\n\n\n"
-               "def double(x):\n    return x"), 0, True, "tampered", "hostile"),
+               "def double(x):\n    return x"), 0, False, "not equal to tolerance", "hostile"),
     Case("patched_numpy_hidden", "double",
          _with("import numpy as np\n"
                "setattr(vars()['n' + 'p'].testing, 'assert' + '_allclose', "
-               "lambda *a, **k: None)\n\n\ndef double(x):\n    return x"), 0, True,
-         "numpy.testing.assert_allclose was replaced", "hostile"),
-    Case("patched_then_kernel_killed", "double",  # a last cell kills the kernel to hide it
+               "lambda *a, **k: None)\n\n\ndef double(x):\n    return x"), 0, False,
+         "not equal to tolerance", "hostile"),
+    Case("patched_then_kernel_killed", "double",  # a last cell kills the kernel
          _with("import numpy as np\n"
                "setattr(vars()['n' + 'p'].testing, 'assert' + '_allclose', "
                "lambda *a, **k: None)\n\n\ndef double(x):\n    return x",
                lambda nb: nb.cells.append(v4.new_code_cell("import os\nos._exit(0)"))),
-         0, True, "numpy.testing.assert_allclose was replaced", "hostile"),
+         0, True, "not equal to tolerance", "hostile"),
     Case("patched_torch_and_checks", "add",
-         _with("import torch\nimport rnncourse.checks as checks\n"
+         _with("import torch\nimport autograder.keys.checks as checks\n"
                "torch.allclose = lambda *a, **k: True\n"
-               "checks.check_array = lambda *a, **k: None\n" + ADD_WRONG), 0, True, "tampered",
-         "hostile"),
+               "checks.check_array = lambda *a, **k: None\n" + ADD_WRONG), 0, False,
+         "no module named 'torch'", "hostile"),
     Case("faked_passed_output", "add",
          _with("get_ipython().events.register('post_run_cell', "
-               "lambda *a: print('All tests passed!'))\n" + ADD_WRONG), 0, True, "tampered",
-         "hostile"),
+               "lambda *a: print('All tests passed!'))\n" + ADD_WRONG), 0, False,
+         "assertionerror", "hostile"),
     Case("stored_fake_outputs", "add", _with(ADD_WRONG, _fake_outputs), 0, False,
          "assertionerror", "hostile"),
     Case("traceback_display_off", "add",
-         _with("get_ipython().showtraceback = lambda *a, **k: None\n" + ADD_WRONG), 0, True,
-         "tampered", "hostile"),
+         _with("get_ipython().showtraceback = lambda *a, **k: None\n" + ADD_WRONG), 0, False,
+         "assertionerror", "hostile"),
     Case("traceback_display_off_hidden", "add",
          _with("ip = get_ipython()\nsetattr(ip, 'show' + 'traceback', lambda *a, **k: None)\n"
-               + ADD_WRONG), 0, True, "showtraceback was overridden", "hostile"),
+               + ADD_WRONG), 0, False, "assertionerror", "hostile"),
     Case("custom_exception_handler", "add",
          _with("get_ipython().set_custom_exc((Exception,), lambda *a, **k: None)\n"
-               + ADD_WRONG), 0, True, "tampered", "hostile"),
+               + ADD_WRONG), 0, False, "assertionerror", "hostile"),
 ]
 
 

@@ -3,8 +3,7 @@
 Every case is collected and graded beside the others and beside correct controls, in
 parallel, with short time limits. For each: the score, the flag for manual review and a
 message saying why; for the class: no other learner's grade or file changes, the gradebook
-holds exactly one complete submission per learner, and nothing that tampers earns points
-without being flagged.
+holds exactly one complete submission per learner, and no message quotes a hidden test.
 """
 
 from __future__ import annotations
@@ -16,17 +15,18 @@ import nbformat
 import pytest
 from nbgrader.api import Gradebook
 
-from autograder.collect import collect
-from autograder.engine import GradeOptions
-from autograder.grade import grade
-from autograder.gradebook import db_url, read_result
-from autograder.release import generate
-from tests.bad_submissions import CASES, write
+from autograder.commands.collect import collect
+from autograder.commands.feedback import hidden_lines
+from autograder.commands.grade import grade
+from autograder.commands.release import generate
+from autograder.core.gradebook import read_result
+from autograder.settings import Limits, db_url
+from tests.autograder.catalogues.bad_submissions import CASES, write
 from tests.builders import add_assignment, double_assignment, make_course
 
 pytestmark = pytest.mark.slow
 
-OPTIONS = GradeOptions(cell_timeout=10, notebook_timeout=60, processes=64, memory_mb=2048)
+LIMITS = Limits(cell_timeout=10, notebook_timeout=60, processes=64, memory_mb=2048)
 IDS = [c.name for c in CASES]
 
 
@@ -49,8 +49,8 @@ def catalogue(tmp_path_factory):
     collect(course, inbox, progress=False)
     submitted = course / "grading" / "submitted"
     before = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in submitted.rglob("*.ipynb")}
-    rows = grade(course, jobs=2, options=OPTIONS, progress=False)
-    return course, {r["student"]: r for r in rows}, before
+    rows = grade(course, jobs=2, limits=LIMITS, progress=False)
+    return course, {r.student: r.to_dict() for r in rows}, before
 
 
 @pytest.mark.parametrize("case", CASES, ids=IDS)
@@ -96,15 +96,15 @@ def test_result_files_match_the_gradebook(catalogue):
     course, results, _ = catalogue
     for case in CASES:
         record = read_result(course, case.assignment, case.name)
-        assert record["score"] == results[case.name]["score"]
+        assert record.score == results[case.name]["score"]
 
 
-def test_tampering_never_earns_points_silently(catalogue):
-    _, results, _ = catalogue
+def test_no_message_quotes_a_hidden_test(catalogue):
+    course, results, _ = catalogue
+    secrets = hidden_lines(course, "add") + hidden_lines(course, "double")
+    assert secrets
     for case in CASES:
-        result = results[case.name]
-        if any("tamper" in f for f in result["flags"]):
-            assert result["score"] == 0 and result["flagged"], case.name
+        assert not any(s in _text(results[case.name]) for s in map(str.lower, secrets)), case.name
 
 
 def test_catalogue_covers_both_kinds(catalogue):

@@ -1,6 +1,6 @@
 """Grade every catalogue notebook once per test session, through the real autograder.
 
-For each assignment, one ``autograder.score.score_many`` run grades the solution, the
+For each assignment, one ``autograder.commands.score.score_many`` run grades the solution, the
 release, every mutant and every alternative of that assignment (one nbgrader course, one
 kernel per notebook); two assignments are graded at a time (CI has two cores), each in a
 process of its own (``score_many`` runs nbgrader in process, and nbgrader is not
@@ -19,8 +19,8 @@ from pathlib import Path
 
 import nbformat
 
-from autograder.score import score_many
-from tests.mutations import ALTERNATIVES, MUTANTS, ROOT, learner_notebook
+from autograder.commands.score import score_many
+from tests.autograder.catalogues.mutations import ALTERNATIVES, MUTANTS, ROOT, learner_notebook
 
 ASSIGNMENTS = sorted(p.name for p in (ROOT / "solutions").iterdir()
                      if (p / f"{p.name}.ipynb").exists())
@@ -56,7 +56,8 @@ def _grade_all(assignment: str, start: float) -> tuple[dict[str, dict], float]:
             paths.append(folder / f"{assignment}.ipynb")
             nbformat.write(nb, paths[-1])
         results = score_many(paths, assignment)
-    return dict(zip(jobs, results, strict=True)), time.perf_counter() - start
+    return ({key: r.to_dict() for key, r in zip(jobs, results, strict=True)},
+            time.perf_counter() - start)
 
 
 @functools.cache

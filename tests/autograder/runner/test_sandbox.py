@@ -1,0 +1,130 @@
+"""The learner's sandbox: what a kernel can reach, and the limits of one submission.
+
+Each test runs real code inside the same bubblewrap command line the kernels get, and fails
+if the defence it names is taken away (a package bound in, a host folder visible, /tmp
+unbounded, memory counted per process only).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from autograder.runner import cgroups, sandbox
+from autograder.settings import Limits
+
+ROOT = Path(__file__).resolve().parents[3]
+pytestmark = pytest.mark.skipif(sandbox.bwrap_path() is None,
+                                reason="bubblewrap is not installed (scripts' prerequisites)")
+
+
+def run_inside(code: str, tmp_path: Path, limits: Limits | None = None,
+               packages: tuple[str, ...] = ("numpy",), group=None) -> subprocess.CompletedProcess:
+    private = tmp_path / "private"
+    private.mkdir(exist_ok=True)
+    cmd = sandbox.bwrap_command([sys.executable, "-c", code], private=str(private),
+                                limits=limits or Limits(), uid=123456, packages=packages)
+    if group is not None:
+        cmd = group.join_command(cmd)
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+
+
+def importable(name: str, tmp_path: Path, packages=("numpy",)) -> bool:
+    code = (f"import importlib.util, sys\nsys.exit(0 if importlib.util.find_spec({name!r}) "
+            "else 3)")
+    return run_inside(code, tmp_path, packages=packages).returncode == 0
+
+
+def test_numpy_is_importable_in_a_numpy_assignment(tmp_path):
+    assert importable("numpy", tmp_path)
+
+
+@pytest.mark.parametrize("name", ["torch", "autograder", "rnncourse", "scipy", "nbgrader"])
+def test_frameworks_the_grader_and_the_course_package_are_not_there(name, tmp_path):
+    assert not importable(name, tmp_path)
+
+
+def test_torch_is_there_when_the_assignment_lists_it(tmp_path):
+    assert importable("torch", tmp_path, packages=("numpy", "torch"))
+
+
+def test_no_network(tmp_path):
+    code = ("import socket\ntry:\n    socket.create_connection(('1.1.1.1', 53), timeout=3)\n"
+            "except OSError as err:\n    print(type(err).__name__, err.errno)\n")
+    assert "OSError 101" in run_inside(code, tmp_path).stdout
+
+
+def test_the_course_and_the_host_are_not_visible(tmp_path):
+    (tmp_path / "other_learner.ipynb").write_text("{}")
+    paths = [ROOT / "solutions", ROOT / "autograder", ROOT / "grading", Path("/etc/passwd"),
+             Path.home() / ".bash_history", tmp_path / "other_learner.ipynb"]
+    code = f"import os\nprint([os.path.exists(p) for p in {[str(p) for p in paths]!r}])"
+    assert run_inside(code, tmp_path).stdout.strip() == str([False] * len(paths))
+
+
+def test_tmp_is_bounded(tmp_path):
+    code = ("try:\n    open('/tmp/big', 'wb').write(b'x' * (40 * 2**20))\n"
+            "except OSError as err:\n    print('refused', err.errno)\n")
+    out = run_inside(code, tmp_path, Limits(tmp_mb=16))
+    assert "refused 28" in out.stdout, out.stderr  # ENOSPC
+
+
+def test_the_working_folder_is_private_and_bounded(tmp_path):
+    code = ("import os\nos.symlink('/etc/shadow', 'link')\nprint(os.getcwd())\n"
+            "try:\n    open('big', 'wb').write(b'x' * (40 * 2**20))\n"
+            "except OSError as err:\n    print('refused', err.errno)\n")
+    out = run_inside(code, tmp_path, Limits(workdir_mb=16))
+    assert out.stdout.split()[:3] == [sandbox.WORKDIR, "refused", "28"], out.stderr
+    assert not list(tmp_path.rglob("link"))  # nothing the learner made is left on the host
+
+
+def test_the_kernel_runs_as_an_unprivileged_user(tmp_path):
+    out = run_inside("import os\nprint(os.getuid())", tmp_path)
+    assert out.stdout.strip() == "123456"
+
+
+needs_cgroups = pytest.mark.skipif(not cgroups.available(),
+                                   reason="control groups need root (CI runs as root)")
+
+
+@needs_cgroups
+def test_memory_is_limited_over_all_the_processes_together(tmp_path):
+    # Four processes of 300 MB each: under any per-process limit, over 512 MB together.
+    code = ("import os, time\nkids = []\nfor _ in range(4):\n    pid = os.fork()\n"
+            "    if pid == 0:\n        b = bytearray(300 * 2**20)\n        time.sleep(2)\n"
+            "        os._exit(0)\n    kids.append(pid)\n"
+            "print(sum(os.waitpid(k, 0)[1] != 0 for k in kids))\n")
+    group = cgroups.create(512, 64)
+    try:
+        out = run_inside(code, tmp_path, Limits(memory_mb=4096), group=group)
+        killed = out.stdout.strip()
+        assert group.hit_memory_limit()
+    finally:
+        group.remove()
+    assert killed and int(killed) >= 1, out.stderr
+
+
+@needs_cgroups
+def test_processes_are_limited_over_the_whole_submission(tmp_path):
+    code = ("import os, time\nn = 0\ntry:\n    for _ in range(200):\n"
+            "        if os.fork() == 0:\n            time.sleep(5)\n            os._exit(0)\n"
+            "        n += 1\nexcept OSError:\n    pass\nprint(n)\n")
+    group = cgroups.create(2048, 16)
+    try:
+        out = run_inside(code, tmp_path, Limits(processes=1000), group=group)
+        assert group.hit_process_limit()
+    finally:
+        group.remove()
+    assert int(out.stdout.strip()) < 16, out.stderr
+
+
+def test_without_bubblewrap_grading_refuses_and_says_how_to_install_it(monkeypatch):
+    from autograder.errors import SandboxUnavailable
+
+    monkeypatch.setattr(sandbox, "bwrap_path", lambda: None)
+    with pytest.raises(SandboxUnavailable, match="apt-get install -y bubblewrap"):
+        sandbox.require_sandbox("bwrap")
+    assert sandbox.require_sandbox("none").startswith("sandbox: none")
