@@ -130,6 +130,14 @@ class SplitExecute(Execute):
         self._stop(f"the kernel died in {where}" + (f": {note}" if note else ""))
         return note or KERNEL_DIED[1]
 
+    def _broken_kernel(self, err: Exception) -> str:
+        """The kernel answered with something that is not the Jupyter protocol: stop it."""
+        why = f"the kernel broke the messaging protocol ({type(err).__name__})"
+        if self._stopped is None:
+            self._stop(why)
+        self._kill()
+        return why
+
     def _run_learner_cell(self, cell, index):
         try:
             cell = self.execute_cell(cell, index, store_history=True)
@@ -139,6 +147,9 @@ class SplitExecute(Execute):
             why = self._kernel_died(f"cell {index}")
             cell.outputs = list(cell.get("outputs", [])) + [_error(KERNEL_DIED[0], why)]
             return cap_outputs(cell.outputs, self._limits)
+        except Exception as err:  # noqa: BLE001  (malformed messages from a hostile kernel)
+            cell.outputs = [_error("BrokenKernel", self._broken_kernel(err))]
+            return cell.outputs
         if any(o.get("ename") == "CellTimeoutError" for o in cell.outputs):
             self._events.append(f"cell {index} timed out")
             cell.outputs = [o for o in cell.outputs if o.get("ename") != "KeyboardInterrupt"]
@@ -235,6 +246,14 @@ class SplitExecute(Execute):
 
     # -- one call across the boundary --------------------------------------------------------
     async def _async_send(self, payload: str, timeout: float, callbacks: list) -> str:
+        try:
+            return await self._async_send_once(payload, timeout, callbacks)
+        except LearnerError:
+            raise
+        except Exception as err:  # noqa: BLE001  (malformed messages from a hostile kernel)
+            raise LearnerError("BrokenKernel", self._broken_kernel(err), fatal=True) from None
+
+    async def _async_send_once(self, payload: str, timeout: float, callbacks: list) -> str:
         if self._stopped is not None:
             raise LearnerError("KernelDied", f"not run: {self._stopped}", fatal=True)
         expr = f"__import__({HARNESS_MODULE!r}).answer"

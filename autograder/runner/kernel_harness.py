@@ -194,6 +194,14 @@ def _step_norm_recorder():
     return norms, register_optimizer_step_pre_hook(hook)
 
 
+def _safe(get, default: str) -> str:
+    try:
+        value = get()
+        return value if type(value) is str else default
+    except BaseException:  # noqa: BLE001
+        return default
+
+
 def call(payload: str) -> None:
     """Run one request from the grader; leave the encoded answer in ``answer``."""
     global answer
@@ -220,7 +228,8 @@ def call(payload: str) -> None:
             if recorder is not None:
                 reply["step_grad_norms"] = recorder[0]
     except BaseException as err:  # noqa: BLE001  (everything goes back to the grader as data)
-        reply = {"ok": False, "ename": type(err).__name__[:100], "evalue": str(err)[:2000]}
+        reply = {"ok": False, "ename": _safe(lambda: type(err).__name__[:100], "Error"),
+                 "evalue": _safe(lambda: str(err)[:2000], "(its message could not be read)")}
     finally:
         if recorder is not None:
             recorder[1].remove()
