@@ -29,16 +29,16 @@ from pathlib import Path
 
 import nbformat
 
-from autograder.course import find_root, run_nbgrader, source_notebook
-from autograder.engine import GradeOptions
-from autograder.grade import grade
-from autograder.score import template_course
+from autograder.commands.grade import grade
+from autograder.core.course import find_root, run_nbgrader, source_notebook
+from autograder.core.template import template_course
+from autograder.settings import Limits
 
 PLAIN_CONFIG = """c = get_config()  # noqa: F821
 load_subconfig({config!r})  # noqa: F821
 c.Autograde.autograde_preprocessors = [
     "nbgrader.preprocessors.Execute",
-    "autograder.preprocessors.StderrToStdout",
+    "autograder.runner.preprocessors.StderrToStdout",
     "nbconvert.preprocessors.ClearMetadataPreprocessor",
     "nbgrader.preprocessors.LimitOutput",
     "nbgrader.preprocessors.SaveAutoGrades",
@@ -116,11 +116,11 @@ def main() -> None:
 
     for jobs in args.jobs:
         ours, rows = time_grade(root, args.assignment, template, subs, jobs)
-        full = sum(r["score"] == r["max_score"] for r in rows
-                   if subs[int(r["student"][1:])][0] == "correct")
+        full = sum(r.score == r.max_score for r in rows
+                   if subs[int(r.student[1:])][0] == "correct")
         print(f"autograder grade --jobs {jobs} (sandboxed): {ours:7.1f} s  "
               f"({args.n / ours * 60:.1f} notebooks/min); graded {len(rows)}, flagged "
-              f"{sum(r['flagged'] for r in rows)}, full marks for {full} of the "
+              f"{sum(r.flagged for r in rows)}, full marks for {full} of the "
               f"{kinds['correct']} correct")
         print(f"speed-up over plain nbgrader: {plain / ours:.2f}x  "
               f"(load average after: {os.getloadavg()[0]:.1f})")
@@ -136,7 +136,7 @@ def time_grade(root: Path, assignment: str, template: Path, subs, jobs: int):
         shutil.copytree(template, course / "grading" / "cache" / template.name)
         fill(course, assignment, src.stem, subs)
         t0 = time.perf_counter()
-        rows = grade(course, [assignment], jobs=jobs, options=GradeOptions())
+        rows = grade(course, [assignment], jobs=jobs, limits=Limits())
         return time.perf_counter() - t0, rows
 
 if __name__ == "__main__":

@@ -27,8 +27,8 @@ from pathlib import Path
 from tqdm import tqdm
 
 from autograder.core.course import assignments as course_assignments
-from autograder.errors import AutograderError, UnknownAssignment, UnreadableNotebook
 from autograder.core.notebooks import match_assignment, read_notebook
+from autograder.errors import AutograderError, UnknownAssignment, UnreadableNotebook
 from autograder.settings import submitted_dir
 
 LMS_PATTERNS = {

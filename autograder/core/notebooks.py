@@ -12,7 +12,6 @@ from autograder.core.course import assignments, source_notebook
 from autograder.errors import UnknownAssignment, UnreadableNotebook
 from autograder.settings import Limits
 
-
 MAX_NOTEBOOK_BYTES = Limits().max_notebook_bytes
 CELL_TYPES = ("code", "markdown", "raw")
 NBGRADER_TYPES = {"grade_id": str, "grade": bool, "solution": bool, "locked": bool,

@@ -67,8 +67,8 @@ class Worker:
     def __init__(self, log: Path, cwd: Path) -> None:
         with open(log, "ab") as err:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "autograder.core.worker", str(log)], cwd=cwd, env=child_env(),
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err)
+                [sys.executable, "-m", "autograder.core.worker", str(log)], cwd=cwd,
+                env=child_env(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err)
 
     def run(self, t: dict, timeout: float) -> dict | None:
         """Send one task; the answer, or None when the worker died or ran out of ``timeout``

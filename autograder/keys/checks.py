@@ -1,7 +1,7 @@
 """Diagnostic checks called by the assignments' test cells.
 
 Each ``check_*`` function draws seeded inputs, calls the learner's function on copies of them,
-and compares the result with a float64 PyTorch reference (``rnncourse.grading_reference``).
+and compares the result with a float64 PyTorch reference (``autograder.keys.reference``).
 On failure it raises ``AssertionError`` with a one- or two-line message saying what differs:
 the type, dtype or shape, non-finite values, an input modified in place, or the first time
 step where the values diverge and by how much; when the learner's numbers match a known

@@ -284,7 +284,7 @@ class SplitExecute(Execute):
             raise LearnerError("BadAnswer", "the kernel did not answer the grader's call (was "
                                             "the kernel's machinery changed?)")
         text = value.get("data", {}).get("text/plain", "")
-        if not isinstance(text, str) or not text[:1] in "'\"":
+        if not isinstance(text, str) or text[:1] not in "'\"":
             raise LearnerError("BadAnswer", "the kernel's answer is not text")
         try:
             return ast.literal_eval(text)

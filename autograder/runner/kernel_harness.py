@@ -95,7 +95,7 @@ def _unpack(spec, arrays):
         items = [_unpack(v, arrays) for v in spec["v"]]
         return items if t == "list" else tuple(items)
     if t == "dict":
-        return {k: _unpack(v, arrays) for k, v in zip(spec["k"], spec["v"])}
+        return {k: _unpack(v, arrays) for k, v in zip(spec["k"], spec["v"], strict=True)}
     if t == "handle":
         return _handles[spec["id"]]
     if t == "name":
@@ -194,9 +194,18 @@ def _step_norm_recorder():
     return norms, register_optimizer_step_pre_hook(hook)
 
 
-def _safe(get, default: str) -> str:
+def _name(err) -> str:
+    return type(err).__name__[:100]
+
+
+def _message(err) -> str:
+    return str(err)[:2000]
+
+
+def _safe(get, err, default: str) -> str:
+    """``get(err)``, or ``default`` when the learner's exception makes that fail."""
     try:
-        value = get()
+        value = get(err)
         return value if type(value) is str else default
     except BaseException:  # noqa: BLE001
         return default
@@ -228,8 +237,8 @@ def call(payload: str) -> None:
             if recorder is not None:
                 reply["step_grad_norms"] = recorder[0]
     except BaseException as err:  # noqa: BLE001  (everything goes back to the grader as data)
-        reply = {"ok": False, "ename": _safe(lambda: type(err).__name__[:100], "Error"),
-                 "evalue": _safe(lambda: str(err)[:2000], "(its message could not be read)")}
+        reply = {"ok": False, "ename": _safe(_name, err, "Error"),
+                 "evalue": _safe(_message, err, "(its message could not be read)")}
     finally:
         if recorder is not None:
             recorder[1].remove()

@@ -9,7 +9,12 @@ import ast
 import pytest
 
 from tests.autograder.catalogues.grading_runs import ASSIGNMENTS, graded_result
-from tests.autograder.catalogues.mutations import ALTERNATIVES, MUTANTS, learner_notebook, solution_bodies
+from tests.autograder.catalogues.mutations import (
+    ALTERNATIVES,
+    MUTANTS,
+    learner_notebook,
+    solution_bodies,
+)
 
 ALL = MUTANTS + ALTERNATIVES
 

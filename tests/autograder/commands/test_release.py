@@ -9,8 +9,8 @@ import sys
 import nbformat
 import pytest
 
-from autograder.course import assignments, find_root
-from autograder.release import LEFTOVER_MARKERS, generate
+from autograder.commands.release import LEFTOVER_MARKERS, generate
+from autograder.core.course import assignments, find_root
 
 ROOT = find_root()
 ASSIGNMENTS = assignments(ROOT)

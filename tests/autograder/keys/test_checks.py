@@ -1,4 +1,4 @@
-"""Specifications of the graders' diagnostic checks (rnncourse.checks and friends)."""
+"""Specifications of the graders' diagnostic checks (autograder.keys.checks and friends)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from rnncourse import checks
-from rnncourse import grading_reference as ref
+from autograder.keys import checks
+from autograder.keys import reference as ref
 
 
 def _np_steps(steps, cell=False, pair=False, **flags):
