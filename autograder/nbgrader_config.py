@@ -15,8 +15,8 @@ c.CourseDirectory.autograded_directory = "grading/autograded"
 c.CourseDirectory.feedback_directory = "grading/feedback"
 c.CourseDirectory.db_url = "sqlite:///grading/gradebook.db"
 
-# Execution limits: one cell may run for 60 s; a kernel must start within 60 s.
-c.Execute.timeout = 60
+# A kernel must start within 60 s. Every other limit (time per cell and per notebook, memory,
+# processes, sizes) is autograder.settings.Limits, read by SplitExecute.
 c.Execute.startup_timeout = 60
 
 # Where each cell runs (autograder/runner/execute.py): SplitExecute replaces nbgrader's Execute.

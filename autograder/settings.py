@@ -68,8 +68,9 @@ NOT_GRADED_TAG = "not-graded"
 
 # Packages a learner's kernel may import when an assignment does not list its own in the
 # source notebook's metadata (``metadata.rnncourse.kernel_packages``). The kernel itself
-# (ipykernel and what it needs) is always there; nothing else is on disk in the sandbox.
-DEFAULT_KERNEL_PACKAGES = ("numpy", "matplotlib")
+# (ipykernel and what it needs) is always there; nothing else is on disk in the sandbox:
+# no deep-learning framework, no course package, no grader.
+DEFAULT_KERNEL_PACKAGES = ("numpy", "scipy", "matplotlib")
 KERNEL_BASE_PACKAGES = ("ipykernel",)
 
 

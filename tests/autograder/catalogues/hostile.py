@@ -146,10 +146,10 @@ ATTACKS: list[Attack] = [
         "def check_rnn_forward(*a, **k):\\n    pass\\ndef check_rnn_cell_forward(*a, **k):\\n"
         "    pass\\n')\n\n\n")), 0, False, "differs from",
         "the grader imports its own package; the kernel's folder is a private tmpfs"),
-    Attack("uses_scipy", "reference", answers(
+    Attack("uses_pandas", "reference", answers(
         "def rnn_cell_forward(x, h_prev, W_xh, W_hh, b_h):\n"
-        "    from scipy.special import expit\n    return expit(x)\n"), 0, False,
-        "no module named 'scipy'", "packages by allow-list"),
+        "    import pandas\n    return pandas.DataFrame(x).to_numpy()\n"), 0, False,
+        "no module named 'pandas'", "packages by allow-list"),
     Attack("reads_the_solutions", "reference", answers(
         "import os\n\n\ndef rnn_cell_forward(*args):\n"
         f"    paths = [p for p in ({str(ROOT / 'solutions')!r}, '../../../../solutions')\n"

@@ -26,6 +26,8 @@ LIMITS = Limits(cell_timeout=10, notebook_timeout=60)
 CORRECT = "def add(a, b):\n    return a + b"
 PARTIAL = "def add(a, b):\n    return a + b if a != 2 else 0"  # fails the hidden test only
 
+pytestmark = pytest.mark.slow  # grades notebooks in sandboxed kernels
+
 
 def submit(inbox: Path, student: str, source: str, name: str = "add.ipynb") -> Path:
     release = nbformat.read(inbox.parent / "course" / "exercises" / "add" / "add.ipynb", 4)

@@ -11,6 +11,8 @@ import pytest
 from autograder.commands.release import generate
 from autograder.commands.score import score_notebook
 
+pytestmark = pytest.mark.slow  # grades notebooks in sandboxed kernels
+
 
 @pytest.fixture
 def release(toy_course):
