@@ -209,6 +209,19 @@ CASES: list[Case] = [
                "    nb = json.load(open('../../../../solutions/add/add.ipynb'))\n"
                "    exec(''.join(nb['cells'][1]['source']), globals())\n"
                "    return add(a, b)"), 0, False, "filenotfounderror", "hostile"),
+    Case("links_a_host_file", "add",  # a link left in its folder for code outside to follow
+         lambda release, root: filled(release, (
+             "import os\nfor name in ('add.ipynb', 'sentinel.txt', 'gradebook.db'):\n"
+             "    try:\n        os.remove(name)\n    except OSError:\n        pass\n"
+             f"    os.symlink({str(root / 'sentinel.txt')!r}, name)\n"
+             f"open('sentinel.txt', 'w').write('overwritten')\n\n\n") + ADD_OK),
+         3, False, "", "hostile"),
+    Case("links_the_solutions", "add",
+         lambda release, root: filled(release, (
+             "import os\n"
+             f"os.symlink({str(root / 'solutions')!r}, 'solutions')\n"
+             f"os.symlink({str(root / 'solutions' / 'add' / 'add.ipynb')!r}, 'key.ipynb')\n\n\n"
+         ) + ADD_OK), 3, False, "", "hostile"),
     # -- tampering with the grading: the tests do not run in the learner's kernel --------------
     Case("patched_numpy_assert", "double",
          _with("import numpy as np\nnp.testing.assert_allclose = lambda *a, **k: None\n\n\n"

@@ -43,6 +43,7 @@ def catalogue(tmp_path_factory):
                                            "double": double_assignment()})
     releases = {name: nbformat.read(generate(course, name, course / "exercises")
                                     / f"{name}.ipynb", 4) for name in ("add", "double")}
+    (course / "sentinel.txt").write_text("the host's file")
     inbox = base / "inbox"
     for case in CASES:
         write(case, releases[case.assignment], course, inbox)
@@ -97,6 +98,15 @@ def test_result_files_match_the_gradebook(catalogue):
     for case in CASES:
         record = read_result(course, case.assignment, case.name)
         assert record.score == results[case.name]["score"]
+
+
+def test_no_host_file_was_written_and_no_link_or_solution_was_copied(catalogue):
+    course, _, _ = catalogue
+    assert (course / "sentinel.txt").read_text() == "the host's file"
+    graded = course / "grading" / "autograded"
+    assert not [p for p in graded.rglob("*") if p.is_symlink()]
+    names = {p.name for p in graded.rglob("*") if p.is_file()}
+    assert names <= {"add.ipynb", "double.ipynb", "timestamp.txt"}, names
 
 
 def test_no_message_quotes_a_hidden_test(catalogue):
