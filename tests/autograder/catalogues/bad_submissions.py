@@ -214,7 +214,8 @@ CASES: list[Case] = [
              "import os\nfor name in ('add.ipynb', 'sentinel.txt', 'gradebook.db'):\n"
              "    try:\n        os.remove(name)\n    except OSError:\n        pass\n"
              f"    os.symlink({str(root / 'sentinel.txt')!r}, name)\n"
-             f"open('sentinel.txt', 'w').write('overwritten')\n\n\n") + ADD_OK),
+             "try:\n    open('sentinel.txt', 'w').write('overwritten')\n"
+             "except OSError:\n    pass\n\n\n") + ADD_OK),
          3, False, "", "hostile"),
     Case("links_the_solutions", "add",
          lambda release, root: filled(release, (
