@@ -12,7 +12,8 @@ ROOT = Path(__file__).resolve().parents[1]
 HTML = ROOT / "_build" / "html"
 pytestmark = pytest.mark.book
 
-CHAPTER_PARTS = ("book/structure/", "book/cells/", "book/training/", "book/applications/")
+CHAPTER_PARTS = ("book/structure/", "book/cells/", "book/training/", "book/applications/",
+                 "book/beyond/")
 
 
 def toc_files() -> list[str]:
