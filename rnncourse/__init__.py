@@ -10,6 +10,9 @@ Notebooks import from here instead of repeating data loading, training loops and
 - ``rnncourse.text``, ``rnncourse.series``, ``rnncourse.speech``: what the applications share
   (vocabularies and sampling; windows, baselines and MASE; MFCC features).
 - ``rnncourse.tasks``, ``rnncourse.memory_tasks``: synthetic tasks generated from a seed.
+- ``rnncourse.diagrams``: the cell and unrolled-graph diagrams the chapters draw.
+- ``rnncourse.beyond``: what the pages beyond the classic RNN share (timing, character data,
+  a character LSTM with the regularisers).
 
 The assignments' test helpers and reference implementations live with the grader
 (``autograder.keys``), not here.
