@@ -12,4 +12,11 @@ nbgrader is the engine (generation, execution, gradebook, formgrader, feedback).
 * ``settings``: the one place for paths, limits, cell roles and the nbgrader configuration.
 """
 
+import sys
+
+# jsonschema, which nbformat imports, optionally imports rfc3987-syntax to check the "iri"
+# format; that package compiles a grammar when imported, 1.7 s at the start of every grading
+# process. Notebook schemas use no such format, so the grader goes without it.
+sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
+
 __version__ = "0.2.0"
