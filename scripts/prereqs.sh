@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# The system packages the checks need (`make test`, `.ci/run`), installed once.
+#
+#   bash scripts/prereqs.sh           install what is missing, then check that each works
+#   bash scripts/prereqs.sh --check   only check; never installs
+#
+# Installs with apt-get (Debian, Ubuntu) as root, or through `sudo -n` (sudo without a
+# password prompt). Otherwise it stops at once, printing the exact command to run. It also
+# checks that each package *works* here: bubblewrap must be able to build a sandbox (a
+# container needs user namespaces, e.g. docker --privileged). `make book` needs none of this.
+set -euo pipefail
+
+# One line per package the checks need:
+#   Debian package | command that shows it is installed | what needs it
+# Add later ones here (e.g. "postgresql|pg_ctlcluster|the gradebook server").
+PREREQS=(
+  "make|make|the course's commands (make book, make test)"
+  "bubblewrap|bwrap|the sandbox python -m autograder grade runs submissions in"
+  "chromium|${RNN_CHROMIUM:-chromium}|the browser test of the built book (tests/test_browser.py)"
+)
+
+mode=${1:-install}
+case "$mode" in
+  install|--check) ;;
+  *) echo "usage: bash scripts/prereqs.sh [--check]" >&2; exit 2 ;;
+esac
+
+if [ -n "${RNN_CHROMIUM:-}" ] && ! command -v "$RNN_CHROMIUM" >/dev/null 2>&1; then
+  echo "error: RNN_CHROMIUM=$RNN_CHROMIUM is not a program: unset it to use Debian's" \
+       "chromium, or point it at a Chromium binary." >&2
+  exit 1
+fi
+
+missing_packages() {
+  local entry package command
+  for entry in "${PREREQS[@]}"; do
+    IFS='|' read -r package command _ <<<"$entry"
+    command -v "$command" >/dev/null 2>&1 || printf '%s ' "$package"
+  done
+}
+
+missing=$(missing_packages)
+if [ -n "$missing" ] && [ "$mode" = install ]; then
+  if ! command -v apt-get >/dev/null 2>&1; then
+    echo "error: missing ${missing% }, and this is not Debian or Ubuntu: install them with" \
+         "your package manager (the checks need Linux), then run make test again." >&2
+    exit 1
+  fi
+  if [ "$(id -u)" = 0 ]; then
+    sudo=()
+  elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+    sudo=(sudo -n)
+  else
+    echo "error: missing ${missing% }: run \`sudo apt-get update && sudo apt-get install -y" \
+         "--no-install-recommends ${missing% }\`, then make test again." >&2
+    exit 1
+  fi
+  echo "prerequisites: installing ${missing% } with apt-get"
+  export DEBIAN_FRONTEND=noninteractive
+  # shellcheck disable=SC2086  # one word per package
+  if ! { "${sudo[@]}" apt-get update -qq \
+         && "${sudo[@]}" apt-get install -y -qq --no-install-recommends $missing >/dev/null; }
+  then
+    echo "error: apt-get could not install ${missing% } (see above): fix that, or run" \
+         "\`apt-get install -y --no-install-recommends ${missing% }\` by hand." >&2
+    exit 1
+  fi
+  missing=$(missing_packages)
+fi
+
+if [ -n "$missing" ]; then
+  echo "error: missing ${missing% }: run \`bash scripts/prereqs.sh\` (as root or with sudo)," \
+       "or \`apt-get install -y --no-install-recommends ${missing% }\`." >&2
+  exit 1
+fi
+
+# Installed: does each work here?
+if ! out=$(bwrap --unshare-net --unshare-pid --die-with-parent --ro-bind / / true 2>&1); then
+  echo "error: bubblewrap is installed but cannot build a sandbox here (${out//$'\n'/ }):" \
+       "run the checks where user namespaces are allowed (in docker: --privileged)." >&2
+  exit 1
+fi
+chromium=${RNN_CHROMIUM:-chromium}
+if ! out=$("$chromium" --version 2>&1); then
+  echo "error: $chromium is installed but does not start (${out//$'\n'/ }): reinstall it" \
+       "(\`apt-get install --reinstall chromium\`) or name another with RNN_CHROMIUM." >&2
+  exit 1
+fi
+echo "prerequisites: make, bubblewrap (its sandbox works), $(printf '%s\n' "$out" | tail -n 1)"
