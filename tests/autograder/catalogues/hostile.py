@@ -243,7 +243,8 @@ ATTACKS: list[Attack] = [
     Attack("exception_str_never_ends", "leak", answers(
         "class Endless(Exception):\n    def __str__(self):\n        while True:\n"
         "            pass\n\n\ndef rnn_cell_forward(*args):\n    raise Endless()\n"),
-        0, True, "time limit", "calls have a time limit"),
+        0, True, "", "calls have a time limit, and the submission a CPU-time limit (which "
+        "of the two stops it first depends on the machine's load)"),
     Attack("exception_str_raises", "leak", answers(
         "class Broken(Exception):\n    def __str__(self):\n        raise RuntimeError()\n\n\n"
         "def rnn_cell_forward(*args):\n    raise Broken()\n"), 0, False,
