@@ -16,6 +16,7 @@ The pipeline, in order (each step needs the previous one):
 from __future__ import annotations
 
 import copy
+import json
 import re
 import shutil
 import subprocess
@@ -184,8 +185,6 @@ def execution_flags(record_file: Path) -> list[str]:
 
 
 def json_load(path: Path) -> dict:
-    import json
-
     data = json.loads(path.read_text())
     if type(data) is not dict:
         raise ValueError("not a record")

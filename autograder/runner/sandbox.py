@@ -304,14 +304,8 @@ class SandboxKernelManager(AsyncKernelManager):
         return out
 
     def resource_note(self) -> str | None:
-        """Why the kernel was stopped by a limit, if it was."""
-        group = getattr(self, "_cgroup", None)
-        if getattr(self, "limit_hit", None):
-            return self.limit_hit
-        if group is not None and group.hit_memory_limit():
-            return (f"the submission hit its memory limit ({self.limits.memory_mb} MB over "
-                    "all its processes)")
-        return None
+        """Why the kernel was stopped by a limit, if it was: the first limit it reached."""
+        return next(iter(self.resource_events()), None)
 
     async def _async_cleanup_resources(self, restart: bool = False) -> None:
         await super()._async_cleanup_resources(restart=restart)

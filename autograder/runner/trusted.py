@@ -193,7 +193,7 @@ class TrustedSide:
     def __init__(self, remote: Remote, contract: list[str], max_output: int,
                  max_text: int) -> None:
         self.remote, self.max_output, self.max_text = remote, max_output, max_text
-        self.namespace: dict = {"__name__": "__grader__", "remote": remote}
+        self.namespace: dict = {"__name__": "__grader__"}
         self.contract = contract
         for name in contract:
             self.namespace[name] = RemoteFunction(remote, name)
