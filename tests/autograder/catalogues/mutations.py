@@ -336,3 +336,17 @@ with torch.no_grad():
 return np.array(out)
 """),
 ]
+
+
+def _catalogue_modules() -> list:
+    """Each ``variants_<assignment>.py`` beside this file adds its MUTANTS and ALTERNATIVES."""
+    import importlib
+
+    here = Path(__file__).parent
+    return [importlib.import_module(f"{__package__}.{p.stem}")
+            for p in sorted(here.glob("variants_*.py"))]
+
+
+for _module in _catalogue_modules():
+    MUTANTS += _module.MUTANTS
+    ALTERNATIVES += _module.ALTERNATIVES
