@@ -251,6 +251,7 @@ class SplitExecute(Execute):
                 f"_m = _t.ModuleType({HARNESS_MODULE!r})\n"
                 "_m.get_ipython = get_ipython\n"
                 f"exec(compile({HARNESS_SOURCE!r}, {HARNESS_MODULE!r}, 'exec'), _m.__dict__)\n"
+                f"_m.MAX_ANSWER_CHARS = {int(self._limits.max_message_bytes * 0.9)}\n"
                 f"_s.modules[{HARNESS_MODULE!r}] = _m\n"
                 "del _s, _t, _m\n")
         msg_id = self.kc.execute(code, silent=True, store_history=False)

@@ -290,8 +290,8 @@ ATTACKS: list[Attack] = [
         "import time\n\n\ndef rnn_cell_forward(*args):\n    time.sleep(1000)\n"), 0, True,
         "celltimeouterror", "each call has the cell's time limit"),
     Attack("huge_result", "resources", answers(
-        "def rnn_cell_forward(*args):\n    return np.zeros(60_000_000)\n"), 0, None, "",
-        "messages over the size limit are dropped by the grader's sockets"),
+        "def rnn_cell_forward(*args):\n    return np.zeros(60_000_000)\n"), 0, None,
+        "resulttoolarge", "said by the kernel; larger messages are dropped by our sockets"),
     Attack("asks_for_input", "resources", answers(
         "def rnn_cell_forward(*args):\n    return input('the answer?')\n"), 0, False,
         "stdin", "the kernel gets no input during a call"),

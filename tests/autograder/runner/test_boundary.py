@@ -123,3 +123,16 @@ def test_long_strings_are_capped():
 def test_objects_that_are_not_data_come_back_as_handles():
     back = decode(kernel_harness.encode(lambda: 1), LIMIT)
     assert isinstance(back, Handle) and back.type_name == "builtins.function"
+
+
+def test_a_result_too_large_to_send_is_refused_in_the_kernel_with_a_clear_message(monkeypatch):
+    # Without the kernel-side check the answer is dropped by the grader's sockets, and the
+    # learner reads a time-out instead of what went wrong.
+    monkeypatch.setattr(kernel_harness, "MAX_ANSWER_CHARS", 2**20)
+    monkeypatch.setattr(kernel_harness, "_user_namespace",
+                        lambda: {"big": lambda: np.zeros(2**18)})  # 2 MB
+    kernel_harness.call(kernel_harness.encode({"op": "call", "name": "big", "args": [],
+                                               "kwargs": {}}))
+    reply = kernel_harness.decode(kernel_harness.answer)
+    assert reply["ok"] is False and reply["ename"] == "ResultTooLarge"
+    assert "2 MB" in reply["evalue"] and "at most 0 MB" not in reply["evalue"]
