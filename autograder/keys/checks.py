@@ -377,19 +377,21 @@ def _grad_result(fname: str, out, keys: tuple[str, ...]) -> dict:
     return out
 
 
-def _scaled(expected: np.ndarray, key: str, T: int, B: int) -> dict[str, np.ndarray]:
+def _scaled(expected: np.ndarray, key: str, T: int | None, B: int) -> dict[str, np.ndarray]:
     out = {}
     if key.startswith("dW") or key.startswith("db"):
-        out[f"{key} divided by the batch size B (the loss sum(dHs * Hs) is a sum)"] = (
+        out[f"{key} divided by the batch size B (the loss is a sum over the batch)"] = (
             expected / B)
-        out[f"{key} divided by T (gradients are summed over time, not averaged)"] = (
-            expected / T)
+        if T is not None:
+            out[f"{key} divided by T (gradients are summed over time, not averaged)"] = (
+                expected / T)
     if expected.ndim == 2 and expected.shape[0] == expected.shape[1]:
         out[f"{key} transposed"] = expected.T
     return out
 
 
-def _check_grad(fname, key, out, expected, mistakes, T, B):
+def _check_grad(fname, key, out, expected, mistakes, T, B, reference="torch.autograd",
+                shape_hints=None):
     got = _grad_result(fname, out, tuple(expected))[key]
 
     def table():
@@ -398,7 +400,7 @@ def _check_grad(fname, key, out, expected, mistakes, T, B):
         return t
 
     check_array(key, got, expected[key], time_axis=(key == "dX"), mistakes=table,
-                reference="torch.autograd")
+                reference=reference, shape_hints=shape_hints)
 
 
 _RNN_KEYS = {"X": "dX", "h0": "dh0", "W_xh": "dW_xh", "W_hh": "dW_hh", "b_h": "db_h"}
@@ -493,6 +495,66 @@ def check_gru_backward(fn: Callable, key: str, T: int = 4, B: int = 3, D: int = 
         return table
 
     _check_grad("gru_backward", key, out, expected, mistakes, T, B)
+
+
+def _step_hints(key: str, B: int, D: int, H: int, k: int) -> dict[tuple, str]:
+    """Wrong shapes of one step's gradient ``key`` (k fused gates) -> what went wrong."""
+    if key.startswith("db"):
+        return {(B, k * H): "sum the gate gradients over the batch axis"}
+    if key == "dW_x" and D != k * H:
+        return {(k * H, D): "transposed: dW_x = x.T @ (gate gradients), shape (D, kH)"}
+    if key in ("dx", "dh_prev", "dc_prev"):
+        return {(B, k * H): "that is the size of the fused gates; multiply by the "
+                            "transposed weights"}
+    return {}
+
+
+def _step_mistakes(grads: Callable, args: list, orders: str,
+                   labels: Mapping[str, str]) -> dict:
+    """label -> one step's gradients recomputed with a known mistake (or gate order)."""
+    table = {label: grads(*args, mistake=m) for m, label in labels.items()}
+    for perm in itertools.permutations(orders):
+        order = "".join(perm)
+        if order != orders:
+            table[f"wrong gate order {', '.join(order)} (expected {', '.join(orders)})"] = grads(
+                *args, order=order)
+    return table
+
+
+LSTM_STEP_KEYS = ("dx", "dh_prev", "dc_prev", "dW_x", "dW_h", "db")
+GRU_STEP_KEYS = ("dx", "dh_prev", "dW_x", "dW_h", "db_x", "db_h")
+
+
+def check_lstm_step_backward(fn: Callable, key: str, B: int = 3, D: int = 4, H: int = 5,
+                             seed: int = 0):
+    """``lstm_step_backward(dh, dc, x, h_prev, c_prev, W_x, W_h, b)[key]`` against
+    torch.autograd through ``torch.nn.LSTMCell`` (the loss is sum(dh * h) + sum(dc * c))."""
+    a = draw(seed, dh=(B, H), dc=(B, H), x=(B, D), h_prev=(B, H), c_prev=(B, H),
+             W_x=(D, 4 * H), W_h=(H, 4 * H), b=(4 * H,))
+    args = [a[k] for k in ("dh", "dc", "x", "h_prev", "c_prev", "W_x", "W_h", "b")]
+    out = call(fn, *args)
+    expected = ref.lstm_cell_grads(*args)
+    _check_grad("lstm_step_backward", key, out, expected,
+                lambda: _step_mistakes(ref.lstm_step_grads, args, "ifgo",
+                                               ref.LSTM_STEP_MISTAKES), None, B,
+                reference="torch.autograd through torch.nn.LSTMCell",
+                shape_hints=_step_hints(key, B, D, H, 4))
+
+
+def check_gru_step_backward(fn: Callable, key: str, B: int = 3, D: int = 4, H: int = 5,
+                            seed: int = 0):
+    """``gru_step_backward(dh, x, h_prev, W_x, W_h, b_x, b_h)[key]`` against torch.autograd
+    through ``torch.nn.GRUCell`` (the loss is sum(dh * h))."""
+    a = draw(seed, dh=(B, H), x=(B, D), h_prev=(B, H), W_x=(D, 3 * H), W_h=(H, 3 * H),
+             b_x=(3 * H,), b_h=(3 * H,))
+    args = [a[k] for k in ("dh", "x", "h_prev", "W_x", "W_h", "b_x", "b_h")]
+    out = call(fn, *args)
+    expected = ref.gru_cell_grads(*args)
+    _check_grad("gru_step_backward", key, out, expected,
+                lambda: _step_mistakes(ref.gru_step_grads, args, "rzn",
+                                               ref.GRU_STEP_MISTAKES), None, B,
+                reference="torch.autograd through torch.nn.GRUCell",
+                shape_hints=_step_hints(key, B, D, H, 3))
 
 
 # --------------------------------------------------------------------------------------------

@@ -275,3 +275,128 @@ def autograd_of(steps: Callable, dHs, arrays: dict[str, np.ndarray], names: dict
     (Hs * as_t(dHs)).sum().backward()
     return {names[k]: _np(t.grad) if t.grad is not None else np.zeros(t.shape)
             for k, t in ts.items() if k in names}
+
+
+# --------------------------------------------------------------------------------------------
+# One step of the backward pass: the correct gradients from torch.nn cells and autograd, and
+# the same gradients written by hand, correct unless ``mistake`` names a known slip
+# --------------------------------------------------------------------------------------------
+
+def lstm_cell_grads(dh, dc, x, h_prev, c_prev, W_x, W_h, b) -> dict[str, np.ndarray]:
+    """Gradients of sum(dh * h) + sum(dc * c), where (h, c) = ``torch.nn.LSTMCell``."""
+    D, H4 = np.shape(W_x)
+    cell = torch.nn.LSTMCell(D, H4 // 4, dtype=DT)
+    _load(cell, W_x, W_h, b, np.zeros(H4), suffix="")
+    x_t, h_t, c_t = as_t(x, True), as_t(h_prev, True), as_t(c_prev, True)
+    h, c = cell(x_t, (h_t, c_t))
+    ((h * as_t(dh)).sum() + (c * as_t(dc)).sum()).backward()
+    return {"dx": _np(x_t.grad), "dh_prev": _np(h_t.grad), "dc_prev": _np(c_t.grad),
+            "dW_x": _np(cell.weight_ih.grad.T), "dW_h": _np(cell.weight_hh.grad.T),
+            "db": _np(cell.bias_ih.grad)}
+
+
+def gru_cell_grads(dh, x, h_prev, W_x, W_h, b_x, b_h) -> dict[str, np.ndarray]:
+    """Gradients of sum(dh * h), where h = ``torch.nn.GRUCell``(x, h_prev)."""
+    D, H3 = np.shape(W_x)
+    cell = torch.nn.GRUCell(D, H3 // 3, dtype=DT)
+    _load(cell, W_x, W_h, b_x, b_h, suffix="")
+    x_t, h_t = as_t(x, True), as_t(h_prev, True)
+    (cell(x_t, h_t) * as_t(dh)).sum().backward()
+    return {"dx": _np(x_t.grad), "dh_prev": _np(h_t.grad), "dW_x": _np(cell.weight_ih.grad.T),
+            "dW_h": _np(cell.weight_hh.grad.T), "db_x": _np(cell.bias_ih.grad),
+            "db_h": _np(cell.bias_hh.grad)}
+
+
+def _sigmoid(a: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-a))
+
+
+LSTM_STEP_MISTAKES = {
+    "dc_prev_missing_f": "dc_prev = dc_t without the factor f (the cell path is c_prev * f)",
+    "forget_no_c_prev": "the forget gate's gradient misses the factor c_prev",
+    "tanh_grad_of_c": "tanh' taken as 1 - c**2 instead of 1 - tanh(c)**2",
+    "o_grad_uses_c": "the output gate's gradient uses c instead of tanh(c)",
+    "dc_ignored": "the incoming dc (from step t+1) is ignored",
+    "h_path_missing": "dh's path into c (dh * o * (1 - tanh(c)**2)) is missing",
+    "sigmoid_grad_missing": "sigmoid' missing: the gates' gradients lack s * (1 - s)",
+    "g_sigmoid_grad": "the candidate g differentiated as a sigmoid: g * (1 - g) instead of "
+                      "1 - g**2",
+}
+
+
+def lstm_step_grads(dh, dc, x, h_prev, c_prev, W_x, W_h, b, *, order: str = "ifgo",
+                    mistake: str = "") -> dict[str, np.ndarray]:
+    """One LSTM step's gradients written by hand (NumPy), as a learner would.
+
+    ``order``: how the four fused blocks are read. ``mistake``: a key of
+    :data:`LSTM_STEP_MISTAKES`. Without either, equals :func:`lstm_cell_grads`.
+    """
+    a = x @ W_x + h_prev @ W_h + b
+    blk = dict(zip(order, np.split(a, 4, axis=1), strict=True))
+    i, f, o = (_sigmoid(blk[k]) for k in "ifo")
+    g = np.tanh(blk["g"])
+    c = f * c_prev + i * g
+    tc = np.tanh(c)
+    tanh_d = 1 - c ** 2 if mistake == "tanh_grad_of_c" else 1 - tc ** 2
+    dct = (0 if mistake == "dc_ignored" else dc) + (
+        0 if mistake == "h_path_missing" else dh * o * tanh_d)
+
+    def sd(s):
+        return 1.0 if mistake == "sigmoid_grad_missing" else s * (1 - s)
+
+    da = {"i": dct * g * sd(i),
+          "f": dct * (1.0 if mistake == "forget_no_c_prev" else c_prev) * sd(f),
+          "g": dct * i * (g * (1 - g) if mistake == "g_sigmoid_grad" else 1 - g ** 2),
+          "o": dh * (c if mistake == "o_grad_uses_c" else tc) * sd(o)}
+    da = np.concatenate([da[k] for k in order], axis=1)
+    return {"dx": da @ W_x.T, "dh_prev": da @ W_h.T,
+            "dc_prev": dct if mistake == "dc_prev_missing_f" else dct * f,
+            "dW_x": x.T @ da, "dW_h": h_prev.T @ da, "db": da.sum(axis=0)}
+
+
+GRU_STEP_MISTAKES = {
+    "flip_update": "update convention flipped: h = z * n + (1 - z) * h_prev",
+    "dz_sign": "the update gate's gradient has the wrong sign: dh * (n - h_prev) instead of "
+               "dh * (h_prev - n)",
+    "direct_path_missing": "the direct path dh * z into dh_prev is missing",
+    "reset_factor_missing": "the n block of the recurrent gradient misses the factor r "
+                            "(r multiplies h_prev W_hn + b_hn)",
+    "reset_outside_product": "r applied after the product: (dn_a @ W_hn.T) * r instead of "
+                             "(dn_a * r) @ W_hn.T",
+    "dr_without_b_hn": "the reset gate's gradient uses h_prev W_hn without + b_hn",
+    "dr_missing_ah": "the reset gate's gradient misses the factor h_prev W_hn + b_hn",
+    "db_x_with_r": "the n block of the input-side gradient multiplied by r (r only touches "
+                   "the recurrent part)",
+}
+
+
+def gru_step_grads(dh, x, h_prev, W_x, W_h, b_x, b_h, *, order: str = "rzn",
+                   mistake: str = "") -> dict[str, np.ndarray]:
+    """One GRU step's gradients written by hand (NumPy), as a learner would.
+
+    ``order``: how the three fused blocks are read. ``mistake``: a key of
+    :data:`GRU_STEP_MISTAKES`. Without either, equals :func:`gru_cell_grads`.
+    """
+    ax = dict(zip(order, np.split(x @ W_x + b_x, 3, axis=1), strict=True))
+    ah = dict(zip(order, np.split(h_prev @ W_h + b_h, 3, axis=1), strict=True))
+    Wh = dict(zip(order, np.split(W_h, 3, axis=1), strict=True))
+    bh = dict(zip(order, np.split(b_h, 3), strict=True))
+    r = _sigmoid(ax["r"] + ah["r"])
+    z = _sigmoid(ax["z"] + ah["z"])
+    n = np.tanh(ax["n"] + r * ah["n"])
+    flip = mistake == "flip_update"
+    dan = dh * (z if flip else 1 - z) * (1 - n ** 2)
+    daz = dh * ((n - h_prev) if flip or mistake == "dz_sign" else (h_prev - n)) * z * (1 - z)
+    ah_n = {"dr_without_b_hn": ah["n"] - bh["n"], "dr_missing_ah": 1.0}.get(mistake, ah["n"])
+    dar = dan * ah_n * r * (1 - r)
+    dax = {"r": dar, "z": daz, "n": dan * r if mistake == "db_x_with_r" else dan}
+    dah = {"r": dar, "z": daz,
+           "n": dan if mistake == "reset_factor_missing" else dan * r}
+    dax = np.concatenate([dax[k] for k in order], axis=1)
+    dah = np.concatenate([dah[k] for k in order], axis=1)
+    direct = 0 if mistake == "direct_path_missing" else dh * ((1 - z) if flip else z)
+    dh_prev = direct + dah @ W_h.T
+    if mistake == "reset_outside_product":
+        dh_prev = dh_prev - (dan * r) @ Wh["n"].T + (dan @ Wh["n"].T) * r
+    return {"dx": dax @ W_x.T, "dh_prev": dh_prev, "dW_x": x.T @ dax, "dW_h": h_prev.T @ dah,
+            "db_x": dax.sum(axis=0), "db_h": dah.sum(axis=0)}
