@@ -1,10 +1,11 @@
 """Grade every catalogue notebook once per test session, through the real autograder.
 
-For each assignment, one ``autograder.commands.score.score_many`` run grades the solution, the
-release, every mutant and every alternative of that assignment (one nbgrader course, one
-kernel per notebook); two assignments are graded at a time (CI has two cores), each in a
-process of its own (``score_many`` runs nbgrader in process, and nbgrader is not
-thread-safe).
+The solution, the release, every mutant and every alternative of each assignment are graded
+by ``autograder.commands.score.score_many`` (one nbgrader course, one kernel per notebook), in
+chunks of at most ``CHUNK`` notebooks of one assignment: two chunks are graded at a time (CI
+has two cores), each in a process of its own (``score_many`` runs nbgrader in process, and
+nbgrader is not thread-safe), so that an assignment with a large catalogue does not leave one
+core idle at the end.
 """
 
 from __future__ import annotations
@@ -38,36 +39,62 @@ def _jobs(assignment: str) -> dict[str, nbformat.NotebookNode]:
     return jobs
 
 
-def _grade(assignment: str) -> tuple[dict[str, dict], float]:
+CHUNK = 12
+
+
+def _grade(chunk: tuple[str, list[str]]) -> tuple[dict[str, dict], float]:
     start = time.perf_counter()
     try:
-        return _grade_all(assignment, start)
+        return _grade_chunk(*chunk), time.perf_counter() - start
     except Exception:  # recorded once, reported by every test of this assignment
         return {"error": traceback.format_exc(limit=3)}, time.perf_counter() - start
 
 
-def _grade_all(assignment: str, start: float) -> tuple[dict[str, dict], float]:
+def _grade_chunk(assignment: str, keys: list[str]) -> dict[str, dict]:
     jobs = _jobs(assignment)
     with tempfile.TemporaryDirectory(prefix=f"catalogue-{assignment}-") as tmp:
         paths = []
-        for i, nb in enumerate(jobs.values()):
+        for i, key in enumerate(keys):
             folder = Path(tmp) / f"{i:03d}"
             folder.mkdir()
             paths.append(folder / f"{assignment}.ipynb")
-            nbformat.write(nb, paths[-1])
+            nbformat.write(jobs[key], paths[-1])
         results = score_many(paths, assignment)
-    return ({key: r.to_dict() for key, r in zip(jobs, results, strict=True)},
-            time.perf_counter() - start)
+    return {key: r.to_dict() for key, r in zip(keys, results, strict=True)}
+
+
+def _chunks() -> list[tuple[str, list[str]]]:
+    """(assignment, notebook keys) of at most CHUNK notebooks each, largest assignments first."""
+    chunks = []
+    for assignment in ASSIGNMENTS:
+        try:
+            keys = list(_jobs(assignment))
+        except Exception:  # a broken catalogue entry: the chunk's worker records the error
+            chunks.append((assignment, ["solution"]))
+            continue
+        n = -(-len(keys) // CHUNK)  # chunks of about equal size
+        chunks += [(assignment, keys[i::n]) for i in range(n)]
+    return sorted(chunks, key=lambda c: -len(c[1]))
 
 
 @functools.cache
 def graded() -> dict[str, dict[str, dict]]:
     """assignment -> (solution | release | variant id) -> the autograder's result dict."""
+    chunks = _chunks()
     with ProcessPoolExecutor(WORKERS, mp_context=multiprocessing.get_context("spawn")) as pool:
-        out = dict(zip(ASSIGNMENTS, pool.map(_grade, ASSIGNMENTS), strict=True))
-    for name, (_, seconds) in out.items():
-        print(f"graded {len(out[name][0])} notebooks of {name} in {seconds:.1f} s")
-    return {name: results for name, (results, _) in out.items()}
+        parts = list(pool.map(_grade, chunks))
+    out: dict[str, dict[str, dict]] = {name: {} for name in ASSIGNMENTS}
+    seconds: dict[str, float] = dict.fromkeys(ASSIGNMENTS, 0.0)
+    for (assignment, _), (results, took) in zip(chunks, parts, strict=True):
+        if "error" in results or "error" in out[assignment]:
+            out[assignment] = {"error": results.get("error") or out[assignment]["error"]}
+        else:
+            out[assignment].update(results)
+        seconds[assignment] += took
+    for name in ASSIGNMENTS:
+        print(f"graded {len(out[name])} notebooks of {name} in {seconds[name]:.1f} s "
+              "(summed over its chunks)")
+    return out
 
 
 def graded_result(assignment: str, key: str) -> dict:
