@@ -173,29 +173,6 @@ return out, total_norm
       "grads, _ = clip_grad_norm(grads, max_norm)", "pass"),
     V("tbptt_loss_summed", "bptt", "train_tbptt",
       "dY = 2 * diff / diff.size", "dY = 2 * diff"),
-    # gated_backward
-    V("lstm_backward_dc_next_not_carried", "gated_backward", "lstm_backward",
-      "dc_next = dc * f", "dc_next = 0 * dc"),
-    V("lstm_backward_tanh_grad_of_c", "gated_backward", "lstm_backward",
-      "dc = dc_next + dh * o * (1 - tc ** 2)", "dc = dc_next + dh * o * (1 - c_prev ** 2)"),
-    V("lstm_backward_dh_next_not_accumulated", "gated_backward", "lstm_backward",
-      "dh = dHs[t] + dh_next", "dh = dHs[t]"),
-    V("gru_backward_direct_path_missing", "gated_backward", "gru_backward",
-      "dh_next = dh * z + dah @ W_h.T", "dh_next = dah @ W_h.T"),
-    V("gru_backward_reset_not_applied", "gated_backward", "gru_backward",
-      "dah = np.concatenate([dar, daz, dan * r], axis=1)",
-      "dah = np.concatenate([dar, daz, dan], axis=1)"),
-    # forecasting
-    V("windows_target_not_shifted", "forecasting", "make_windows",
-      "series[idx + 1]", "series[idx]"),
-    V("forecaster_ignores_state", "forecasting", "Forecaster",
-      "Hs, state = self.rnn(X, state)", "Hs, state = self.rnn(X)"),
-    V("train_without_clipping", "forecasting", "train",
-      "nn.utils.clip_grad_norm_(model.parameters(), max_norm)", "pass"),
-    V("forecast_state_not_carried", "forecasting", "forecast",
-      "y, state = model(y, state)", "y, state = model(y)"),
-    V("forecast_starts_with_last_value", "forecasting", "forecast",
-      "y = pred[-1:]", "y = x[-1:]"),
 ]
 
 # --------------------------------------------------------------------------------------------
@@ -294,47 +271,6 @@ return {k: g.copy() for k, g in grads.items()}, total_norm
     V("tbptt_tensordot_readout", "bptt", "train_tbptt",
       'np.einsum("tbh,tbv->hv", Hs, dY)',
       "np.tensordot(Hs, dY, axes=([0, 1], [0, 1]))"),
-    V("lstm_backward_reordered_products", "gated_backward", "lstm_backward",
-      "dc = dc_next + dh * o * (1 - tc ** 2)",
-      "dc = dh * (o * (1 - tc * tc)) + dc_next"),
-    V("gru_backward_split_recurrent_blocks", "gated_backward", "gru_backward",
-      "dh_next = dh * z + dah @ W_h.T",
-      "dh_next = (dh * z + dar @ W_h[:, :H].T + daz @ W_h[:, H:2 * H].T"
-      " + (dan * r) @ W_h[:, 2 * H:].T)"),
-    V("forecaster_gru", "forecasting", "Forecaster", "nn.LSTM(1, hidden_size)",
-      "nn.GRU(1, hidden_size)"),
-    V("windows_sliding_window_view", "forecasting", "make_windows", None, """
-w = np.lib.stride_tricks.sliding_window_view(series, window + 1)  # (M, window + 1)
-X = torch.tensor(w[:, :-1].T.copy(), dtype=torch.float32).unsqueeze(-1)
-Y = torch.tensor(w[:, 1:].T.copy(), dtype=torch.float32).unsqueeze(-1)
-return X, Y
-"""),
-    V("train_batch_mean_of_losses", "forecasting", "train", None, """
-gen = torch.Generator().manual_seed(seed)
-optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-losses = []
-for _ in range(n_epochs):
-    batch_losses = []
-    for idx in torch.randperm(X.shape[1], generator=gen).split(batch_size):
-        optimizer.zero_grad()
-        loss = ((model(X[:, idx])[0] - Y[:, idx]) ** 2).mean()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=max_norm)
-        optimizer.step()
-        batch_losses.append(loss.item())
-    losses.append(sum(batch_losses) / len(batch_losses))
-return losses
-"""),
-    V("forecast_rerun_without_state", "forecasting", "forecast", None, """
-seq = list(np.asarray(history, dtype=np.float32))
-out = []
-with torch.no_grad():
-    for _ in range(steps):
-        pred, _ = model(torch.tensor(seq).reshape(-1, 1, 1))
-        out.append(float(pred[-1, 0, 0]))
-        seq.append(out[-1])
-return np.array(out)
-"""),
 ]
 
 
