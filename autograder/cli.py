@@ -34,6 +34,14 @@ def _options(p: argparse.ArgumentParser) -> None:
                         "trusted notebooks only")
 
 
+def _db_option(p: argparse.ArgumentParser) -> None:
+    """``--db``: the gradebook's address, for ``grade``, ``feedback`` and ``export``."""
+    p.add_argument("--db", metavar="URL", default=None,
+                   help="the gradebook: postgresql://USER@HOST/DATABASE or sqlite:///FILE "
+                        "(default: CourseDirectory.db_url of the course's nbgrader_config.py, "
+                        "else grading/gradebook.db)")
+
+
 def _limits(args: argparse.Namespace):
     from autograder.settings import Limits
 
@@ -84,11 +92,17 @@ def cmd_grade(argv: list[str]) -> int:
     p = argparse.ArgumentParser(
         prog="autograder grade",
         description="Autograde the collected submissions in parallel, each in a sandboxed "
-                    "kernel, into the gradebook grading/gradebook.db (formgrader shows it). "
-                    "Submissions already graded are skipped unless --force.")
+                    "kernel, here or on a Dask cluster, into the course's gradebook "
+                    "(formgrader shows it). Submissions already graded are skipped unless "
+                    "--force.")
     p.add_argument("assignments", nargs="*", help="assignment names (default: all)")
     p.add_argument("--jobs", "-j", type=int, default=None,
-                   help="submissions graded at once (default: the number of cores)")
+                   help="submissions graded at once on this machine (default: the number of "
+                        "cores; not with --scheduler)")
+    p.add_argument("--scheduler", metavar="tcp://HOST:PORT", default=None,
+                   help="grade on the Dask cluster of this scheduler (started with `dask "
+                        "scheduler` and `dask worker`); default: on this machine")
+    _db_option(p)
     p.add_argument("--force", action="store_true", help="grade again what is already graded")
     p.add_argument("--json", action="store_true", help="print the results as JSON lines")
     _options(p)
@@ -97,8 +111,13 @@ def cmd_grade(argv: list[str]) -> int:
 
     _say_sandbox(args.sandbox)
     failures: list[str] = []
+    if args.scheduler and args.jobs is not None:
+        raise AutograderError("--jobs is for grading on this machine; with --scheduler the "
+                              "cluster's workers set how many run at once (dask worker "
+                              "--nthreads): drop --jobs")
     results = grade(find_root(), args.assignments or None, jobs=args.jobs, force=args.force,
-                    limits=_limits(args), failures=failures)
+                    limits=_limits(args), failures=failures, db=args.db,
+                    scheduler=args.scheduler)
     for r in results:
         if args.json:
             print(json.dumps(r.to_dict()))
@@ -115,10 +134,11 @@ def cmd_feedback(argv: list[str]) -> int:
         description="Write nbgrader's HTML feedback into grading/feedback/, without the hidden "
                     "tests or the tracebacks of tests.")
     p.add_argument("assignments", nargs="*", help="assignment names (default: all)")
+    _db_option(p)
     args = p.parse_args(argv)
     from autograder.commands.feedback import feedback
 
-    files = feedback(find_root(), args.assignments or None)
+    files = feedback(find_root(), args.assignments or None, db=args.db)
     print(f"wrote {len(files)} feedback file(s) in grading/feedback/")
     return 0
 
@@ -129,26 +149,12 @@ def cmd_export(argv: list[str]) -> int:
         description="Write the grades as CSV (nbgrader export: grades.csv) and one row per "
                     "test (tests.csv).")
     p.add_argument("--to", type=Path, default=None, help="folder (default: grading/export)")
+    _db_option(p)
     args = p.parse_args(argv)
     from autograder.commands.export import export
 
-    for path in export(find_root(), args.to):
+    for path in export(find_root(), args.to, db=args.db):
         print(f"wrote {path}")
-    return 0
-
-
-def cmd_merge(argv: list[str]) -> int:
-    p = argparse.ArgumentParser(
-        prog="autograder merge",
-        description="Store into this course's gradebook the results graded in another copy "
-                    "of the course (e.g. on another machine): its grading/results/ and "
-                    "grading/autograded/ folders.")
-    p.add_argument("other", type=Path, help="the root of the other course copy")
-    args = p.parse_args(argv)
-    from autograder.commands.merge import merge
-
-    names = merge(find_root(), args.other)
-    print(f"merged {len(names)} graded submission(s)")
     return 0
 
 
@@ -176,7 +182,6 @@ COMMANDS: dict[str, tuple[Callable[[list[str]], int], str]] = {
     "grade": (cmd_grade, "autograde all submissions in parallel, sandboxed, into the gradebook"),
     "feedback": (cmd_feedback, "HTML feedback without hidden tests"),
     "export": (cmd_export, "grades as CSV, plus a per-test breakdown"),
-    "merge": (cmd_merge, "store results graded in another copy of the course (another machine)"),
     "score": (cmd_score, "grade one notebook (hidden tests included), optionally as JSON"),
 }
 

@@ -12,11 +12,13 @@ set -euo pipefail
 
 # One line per package the checks need:
 #   Debian package | command that shows it is installed | what needs it
-# Add later ones here (e.g. "postgresql|pg_ctlcluster|the gradebook server").
+# Add later ones here. Debian puts PostgreSQL's initdb and postgres under
+# /usr/lib/postgresql/<version>/bin, off PATH: the tests find them there.
 PREREQS=(
   "make|make|the course's commands (make book, make test)"
   "bubblewrap|bwrap|the sandbox python -m autograder grade runs submissions in"
   "chromium|${RNN_CHROMIUM:-chromium}|the browser test of the built book (tests/test_browser.py)"
+  "postgresql|pg_ctlcluster|the gradebook server of the distributed tests (tests/autograder/distributed)"
 )
 
 mode=${1:-install}
@@ -86,4 +88,14 @@ if ! out=$("$chromium" --version 2>&1); then
        "(\`apt-get install --reinstall chromium\`) or name another with RNN_CHROMIUM." >&2
   exit 1
 fi
-echo "prerequisites: make, bubblewrap (its sandbox works), $(printf '%s\n' "$out" | tail -n 1)"
+chromium_version=$(printf '%s\n' "$out" | tail -n 1)
+# The distributed tests start their own PostgreSQL server with initdb and postgres.
+pg_bindir=$(pg_config --bindir 2>/dev/null || true)
+[ -x "$pg_bindir/initdb" ] || pg_bindir=$(dirname "$(ls -d /usr/lib/postgresql/*/bin/initdb \
+  2>/dev/null | sort -V | tail -n 1)")
+if ! out=$("$pg_bindir/postgres" --version 2>&1); then
+  echo "error: postgresql is installed but its server programs (initdb, postgres) are not" \
+       "in $pg_bindir: reinstall it (\`apt-get install --reinstall postgresql\`)." >&2
+  exit 1
+fi
+echo "prerequisites: make, bubblewrap (its sandbox works), $chromium_version, $out"

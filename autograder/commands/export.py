@@ -12,20 +12,24 @@ from pathlib import Path
 
 from nbgrader.api import Gradebook
 
-from autograder.core.course import run_nbgrader
-from autograder.settings import db_url, export_dir
+from autograder.core.course import gradebook_url, run_nbgrader
+from autograder.core.gradebook import check
+from autograder.settings import export_dir
 
 TEST_COLUMNS = ["student", "assignment", "notebook", "test", "points", "max_points",
                 "auto_score", "manual_score", "flagged"]
 
 
-def export(root: Path, dest: Path | None = None) -> tuple[Path, Path]:
-    """Write ``grades.csv`` and ``tests.csv`` into ``dest`` (default grading/export)."""
+def export(root: Path, dest: Path | None = None, db: str | None = None) -> tuple[Path, Path]:
+    """Write ``grades.csv`` and ``tests.csv`` of the gradebook ``db`` (default: the course's,
+    SQLite or PostgreSQL) into ``dest`` (default grading/export)."""
+    db = gradebook_url(root, db)
+    check(db)
     dest = Path(dest or export_dir(root))
     dest.mkdir(parents=True, exist_ok=True)
     grades, tests = dest / "grades.csv", dest / "tests.csv"
-    run_nbgrader(root, "export", f"--CsvExportPlugin.to={grades}")
-    with Gradebook(db_url(root)) as gb, open(tests, "w", newline="") as f:
+    run_nbgrader(root, "export", f"--CsvExportPlugin.to={grades}", db=db)
+    with Gradebook(db) as gb, open(tests, "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(TEST_COLUMNS)
         for assignment in sorted(gb.assignments, key=lambda a: a.name):

@@ -14,7 +14,8 @@ from pathlib import Path
 import nbformat
 
 from autograder.core.course import assignments as course_assignments
-from autograder.core.course import run_nbgrader, source_notebook
+from autograder.core.course import gradebook_url, run_nbgrader, source_notebook
+from autograder.core.gradebook import check
 from autograder.errors import AutograderError
 from autograder.runner.hidetests import HIDDEN
 from autograder.settings import autograded_dir, feedback_dir
@@ -30,8 +31,10 @@ def hidden_lines(root: Path, assignment: str) -> list[str]:
     return lines
 
 
-def feedback(root: Path, names: list[str] | None = None) -> list[Path]:
-    """Generate the feedback of every autograded submission of ``names`` (default: all)."""
+def feedback(root: Path, names: list[str] | None = None, db: str | None = None) -> list[Path]:
+    """Generate the feedback of every autograded submission of ``names`` (default: all),
+    with the grades of the gradebook ``db`` (default: the course's, SQLite or PostgreSQL)."""
+    db = gradebook_url(root, db)
     known = course_assignments(root)
     out = []
     for assignment in names or known:
@@ -39,7 +42,8 @@ def feedback(root: Path, names: list[str] | None = None) -> list[Path]:
             raise AutograderError(f"no assignment named {assignment!r} (known: {', '.join(known)})")
         if not list(autograded_dir(root).glob(f"*/{assignment}")):
             continue
-        run_nbgrader(root, "generate_feedback", assignment, "--force")
+        check(db)
+        run_nbgrader(root, "generate_feedback", assignment, "--force", db=db)
         secrets = hidden_lines(root, assignment)
         for html in sorted(feedback_dir(root).glob(f"*/{assignment}/*.html")):
             text = html.read_text(encoding="utf-8", errors="replace")

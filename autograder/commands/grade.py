@@ -1,4 +1,5 @@
-"""``grade``: autograde every collected submission of a class (see ``core.scheduler``)."""
+"""``grade``: autograde every collected submission of a class (see ``core.scheduler``), here
+or on a Dask cluster (``core.cluster``), into the course's gradebook (SQLite or PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -11,12 +12,15 @@ from autograder.settings import Limits
 
 def grade(root: Path, names: list[str] | None = None, *, jobs: int | None = None,
           force: bool = False, limits: Limits | None = None, progress: bool = True,
-          failures: list[str] | None = None) -> list[Result]:
+          failures: list[str] | None = None, db: str | None = None,
+          scheduler: str | None = None) -> list[Result]:
     """Grade the submissions in grading/submitted of ``names`` (default: every assignment);
     one result per submission graded now. Those that could not be graded at all are listed
-    in ``failures`` (and stored with zero points, flagged)."""
+    in ``failures`` (and stored with zero points, flagged). ``db``: the gradebook's address
+    (default: the course's); ``scheduler``: a Dask scheduler's address (default: grade here,
+    with ``jobs`` workers)."""
     return grade_all(root, names, jobs=jobs, force=force, limits=limits, progress=progress,
-                     failures=failures)
+                     failures=failures, db=db, scheduler=scheduler)
 
 
 def summary(results: list[Result], failures: list[str]) -> list[str]:

@@ -116,9 +116,13 @@ def autograde_in_process(course: Path, assignment: str) -> str:
 
 
 def autograde_batch(root: Path, assignment: str, subs: list[Submission], workdir: Path,
-                    limits: Limits | None = None, *,
-                    in_process: bool = True) -> dict[str, Result]:
+                    limits: Limits | None = None, *, in_process: bool = True,
+                    template: Path | None = None) -> dict[str, Result]:
     """Grade ``subs`` in a scratch course under ``workdir``; results by student.
+
+    The scratch course is a copy of ``template`` (default: ``root``'s template course of
+    ``assignment``, built if needed); a Dask worker passes the template it was sent, whose
+    ``solutions/`` is then the source, and ``root`` is that template.
 
     nbgrader runs in this process unless ``in_process`` is false (then in a child process of
     its own, under a time budget: ``grade``'s fallback when a worker died). The scratch
@@ -129,7 +133,7 @@ def autograde_batch(root: Path, assignment: str, subs: list[Submission], workdir
     source_path = source_notebook(root, assignment)
     notebook_id = source_path.stem
     course = course_dir(workdir)
-    shutil.copytree(template_course(root, assignment), course)
+    shutil.copytree(template or template_course(root, assignment), course)
     (course / "nbgrader_config.py").write_text(limits.nbgrader_config(course / "solutions"))
     release = nbformat.read(course / "exercises" / assignment / f"{notebook_id}.ipynb", 4)
     source = nbformat.read(source_path, 4)

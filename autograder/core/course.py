@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from autograder.errors import NbgraderFailed, UnknownAssignment
+from autograder.errors import AutograderError, NbgraderFailed, UnknownAssignment
 from autograder.settings import NBGRADER_CONFIG, db_url, grading_dir
 
 
@@ -61,12 +61,45 @@ def child_env() -> dict[str, str]:
     return {**os.environ, "PATH": path, "PYTHONWARNINGS": "ignore"}
 
 
+def gradebook_url(root: Path, db: str | None = None) -> str:
+    """The address of the course's gradebook: ``db`` (``--db``) when given, else
+    ``CourseDirectory.db_url`` of the course's own ``nbgrader_config.py`` (the one formgrader
+    and nbgrader's tools read from the course root), else SQLite ``grading/gradebook.db``.
+    A relative SQLite path is taken from ``root``; ``postgresql://`` means the psycopg2
+    driver, the one installed (SQLAlchemy 2.1 would pick psycopg 3 for it)."""
+    url = db or _configured_db_url(root) or db_url(root)
+    if url.startswith(("postgresql://", "postgres://")):
+        url = "postgresql+psycopg2://" + url.split("://", 1)[1]
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
+        relative = url.removeprefix("sqlite:///")
+        if relative and relative != ":memory:":
+            url = f"sqlite:///{(root / relative).resolve()}"
+    return url
+
+
+def _configured_db_url(root: Path) -> str | None:
+    config_file = root / "nbgrader_config.py"
+    if not config_file.exists():
+        return None
+    from traitlets.config.loader import PyFileConfigLoader
+
+    try:
+        config = PyFileConfigLoader(config_file.name, path=str(root)).load_config()
+    except Exception as err:  # noqa: BLE001  (any error in the user's configuration file)
+        raise AutograderError(f"{config_file} cannot be read ({type(err).__name__}: {err}): "
+                              "fix it, or pass the gradebook's address with --db") from None
+    value = config.CourseDirectory.get("db_url") if "CourseDirectory" in config else None
+    return str(value) if value else None
+
+
 def run_nbgrader(root: Path, *args: str, timeout: float | None = None,
-                 check: bool = True) -> str:
+                 check: bool = True, db: str | None = None) -> str:
     """Run ``nbgrader <args>`` with the course configuration in ``root``; return its log.
 
-    With ``check``, raises NbgraderFailed with the end of nbgrader's log when it exits
-    non-zero (without, the caller reads the gradebook to see what was graded).
+    The gradebook is ``db`` (an address), by default the SQLite file in ``root``'s grading/
+    folder (a scratch course's). With ``check``, raises NbgraderFailed with the end of
+    nbgrader's log when it exits non-zero (without, the caller reads the gradebook to see
+    what was graded).
     """
     config = root / "nbgrader_config.py"
     if not config.exists():  # a temporary course: point it at the course configuration
@@ -74,7 +107,7 @@ def run_nbgrader(root: Path, *args: str, timeout: float | None = None,
     cmd = [
         sys.executable, "-m", "nbgrader", *args,
         f"--CourseDirectory.root={root}",
-        f"--CourseDirectory.db_url={db_url(root)}",
+        f"--CourseDirectory.db_url={db or db_url(root)}",
     ]
     grading_dir(root).mkdir(exist_ok=True)
     proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True, timeout=timeout,

@@ -1,21 +1,21 @@
-"""The course's gradebook (``grading/gradebook.db``, nbgrader's): what ``grade`` writes to it.
+"""The course's gradebook (nbgrader's): what ``grade`` writes to it.
 
-Grades are computed in scratch courses and then stored here, one submission at a time:
+The gradebook is an address (``course.gradebook_url``): SQLite ``grading/gradebook.db`` by
+default, or a PostgreSQL server that formgrader, teaching assistants and several runs share.
+Grades are computed in scratch courses (here or on a Dask cluster's workers) and then stored
+by the one process that runs ``grade``, one submission at a time:
 
 1. the submission's *result file* ``grading/results/<assignment>/<student>.json`` (the proof
    that it is graded) is removed;
 2. its old gradebook entry is removed, and the new one written in **one transaction** with
-   every grade and comment;
+   every grade and comment (``store``: keyed by student and assignment, so storing the same
+   submission again replaces it; another writer racing on the same entry makes it retry);
 3. the autograded notebook is swapped into ``grading/autograded/<student>/<assignment>``;
 4. the result file is written (atomically, by rename).
 
 A run killed anywhere leaves the submission either graded (result file present, gradebook
 entry complete) or not graded (no result file): the next run grades it again and replaces
 whatever half-written entry there was, so nothing is lost and nothing is counted twice.
-
-The result files and autograded folders are all a gradebook entry is built from, so results
-graded on other machines (each with its own copy of the course and a share of the
-submissions) are brought into this gradebook with ``merge``.
 """
 
 from __future__ import annotations
@@ -23,19 +23,23 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import warnings
 from pathlib import Path
 
 from nbgrader.api import (
     Comment,
     Grade,
     Gradebook,
+    InvalidEntry,
     MissingEntry,
     SubmittedAssignment,
     SubmittedNotebook,
 )
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from autograder.core.course import ensure_bin_on_path
-from autograder.core.types import Result
+from autograder.core.types import Result, TestResult
+from autograder.errors import AutograderError
 from autograder.settings import (
     COURSE_ID,
     autograded_dir,
@@ -46,6 +50,10 @@ from autograder.settings import (
 )
 
 ensure_bin_on_path()
+
+
+class GradebookUnavailable(AutograderError):
+    """The gradebook's database cannot be opened (a server down, a wrong address)."""
 
 
 def result_file(root: Path, assignment: str, student: str) -> Path:
@@ -70,23 +78,49 @@ def _structure(db: str, assignment: str) -> set:
                 for c in nb.grade_cells}
 
 
-def ensure_assignment(root: Path, assignment: str, template: Path) -> None:
-    """Make the course's gradebook know ``assignment``'s notebooks and cells as the template's
-    gradebook (written by ``nbgrader generate_assignment``) records them.
+def safe_url(db: str) -> str:
+    """``db`` without its password, to be printed."""
+    from sqlalchemy.engine import make_url
 
-    A course with no gradebook yet starts from a copy of the template's: creating one from
-    scratch runs alembic in a process of its own, seconds of work at the start of a run.
+    try:
+        return make_url(db).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001  (not an address at all: say so as it is)
+        return db
+
+
+def check(db: str) -> None:
+    """Open the gradebook at ``db`` once (creating nbgrader's tables in an empty database);
+    GradebookUnavailable, saying what to do, when that fails."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            Gradebook(db, COURSE_ID).close()
+    except (SQLAlchemyError, ImportError, ValueError) as err:
+        reason = str(getattr(err, "orig", None) or err).strip().splitlines()[0][:200]
+        raise GradebookUnavailable(
+            f"cannot open the gradebook at {safe_url(db)} ({reason}): start the database "
+            "server or fix the address (--db, or CourseDirectory.db_url in the course's "
+            "nbgrader_config.py), e.g. postgresql://USER@HOST/DATABASE") from None
+
+
+def ensure_assignment(root: Path, db: str, assignment: str, template: Path) -> None:
+    """Make the course's gradebook ``db`` know ``assignment``'s notebooks and cells as the
+    template's gradebook (written by ``nbgrader generate_assignment``) records them.
+
+    A course with no SQLite gradebook yet starts from a copy of the template's: creating one
+    from scratch runs alembic in a process of its own, seconds of work at the start of a run.
     """
     grading_dir(root).mkdir(parents=True, exist_ok=True)
     path = gradebook_file(root)
-    if not path.exists():
+    if db == db_url(root) and not path.exists():
         part = path.with_suffix(".db.part")
         shutil.copyfile(gradebook_file(template), part)
         os.replace(part, path)
         return
-    if _structure(db_url(root), assignment) == _structure(db_url(template), assignment):
+    check(db)
+    if _structure(db, assignment) == _structure(db_url(template), assignment):
         return
-    with Gradebook(db_url(template)) as src, Gradebook(db_url(root), COURSE_ID) as dst:
+    with Gradebook(db_url(template)) as src, Gradebook(db, COURSE_ID) as dst:
         dst.update_or_create_assignment(assignment)
         for nb in src.find_assignment(assignment).notebooks:
             dst.update_or_create_notebook(nb.name, assignment)
@@ -104,11 +138,9 @@ def ensure_assignment(root: Path, assignment: str, template: Path) -> None:
                                                  source=c.source, checksum=c.checksum)
 
 
-def zero_result(root: Path, assignment: str, result: Result) -> Result:
+def zero_result(db: str, assignment: str, result: Result) -> Result:
     """``result`` with a zero for every test of ``assignment`` (a submission not graded)."""
-    from autograder.core.types import TestResult
-
-    with Gradebook(db_url(root)) as gb:
+    with Gradebook(db) as gb:
         cells = [(c.name, float(c.max_score)) for nb in gb.find_assignment(assignment).notebooks
                  for c in nb.grade_cells]
     why = "; ".join(result.flags) or "could not be graded"
@@ -118,41 +150,37 @@ def zero_result(root: Path, assignment: str, result: Result) -> Result:
     return result
 
 
-def store(root: Path, assignment: str, student: str, graded_dir: Path | None,
-          result: Result) -> None:
-    """Store one graded submission (see the module docstring for the order of the steps)."""
+def store(root: Path, db: str, assignment: str, student: str, graded_dir: Path | None,
+          result: Result, attempts: int = 3) -> None:
+    """Store one graded submission in the gradebook ``db`` (see the module docstring for the
+    order of the steps)."""
     marker = result_file(root, assignment, student)
     marker.unlink(missing_ok=True)
-    with Gradebook(db_url(root), COURSE_ID) as gb:
-        gb.update_or_create_student(student)
+    for attempt in range(attempts):
         try:
-            gb.remove_submission(assignment, student)
-        except MissingEntry:
-            pass
-        with gb.db.no_autoflush:  # build the whole submission, then one commit
-            sub = _build(gb, assignment, student, result)
-        gb.db.add(sub)
-        gb.db.commit()
+            _replace_entry(db, assignment, student, result)
+            break
+        except (IntegrityError, InvalidEntry):  # another writer stored it meanwhile: again
+            if attempt == attempts - 1:
+                raise
     _finish(root, assignment, student, graded_dir, result, marker)
 
 
-def merge(root: Path, other: Path) -> list[str]:
-    """Store into ``root``'s gradebook every result graded in the course copy ``other`` (e.g.
-    on another machine): its grading/results/ and grading/autograded/ folders. Returns the
-    ``assignment/student`` names merged."""
-    from autograder.core.template import template_course
-
-    merged, known = [], set()
-    for path in sorted(results_dir(other).glob("*/*.json")):
-        assignment, student = path.parent.name, path.stem
-        if assignment not in known:
-            ensure_assignment(root, assignment, template_course(root, assignment))
-            known.add(assignment)
-        result = Result.from_dict(json.loads(path.read_text()))
-        graded = autograded_dir(other) / student / assignment
-        store(root, assignment, student, graded if graded.is_dir() else None, result)
-        merged.append(f"{assignment}/{student}")
-    return merged
+def _replace_entry(db: str, assignment: str, student: str, result: Result) -> None:
+    with Gradebook(db, COURSE_ID) as gb:
+        try:
+            gb.update_or_create_student(student)
+            try:
+                gb.remove_submission(assignment, student)
+            except MissingEntry:
+                pass
+            with gb.db.no_autoflush:  # build the whole submission, then one commit
+                sub = _build(gb, assignment, student, result)
+            gb.db.add(sub)
+            gb.db.commit()
+        except (IntegrityError, InvalidEntry):
+            gb.db.rollback()
+            raise
 
 
 def _build(gb: Gradebook, assignment: str, student: str,

@@ -12,6 +12,12 @@ submission whose result file records the same notebook (by content hash) is skip
 ``force``. A submission that cannot be graded at all (its worker and the fallback both
 failed) gets a zero result flagged with the reason, and the run goes on: failures are listed
 at the end, never a traceback that stops the class.
+
+The gradebook is the course's (``course.gradebook_url``: ``--db``, the course's
+``nbgrader_config.py``, else SQLite). With ``scheduler`` (a Dask scheduler's address) the
+submissions are graded on that cluster instead (``core.cluster``) and stored here just the
+same. Without it, the threads and workers above grade on this machine: as fast as a Dask
+``LocalCluster`` of as many workers, with nothing to start (``benchmarks/bench_cluster.py``).
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ from tqdm import tqdm
 from autograder.core import gradebook
 from autograder.core.batch import autograde_batch, graded_dir
 from autograder.core.course import assignments as course_assignments
-from autograder.core.course import source_notebook
+from autograder.core.course import gradebook_url, source_notebook
 from autograder.core.template import template_course
 from autograder.core.types import Result
 from autograder.core.worker import Worker, load_submission, task
@@ -86,9 +92,10 @@ def _workdir() -> Path:
 class _Run:
     """One ``grade`` run of one assignment: ``jobs`` threads, each feeding a worker."""
 
-    def __init__(self, root: Path, assignment: str, todo: list[Pending],
+    def __init__(self, root: Path, db: str, assignment: str, todo: list[Pending],
                  limits: Limits, bar: tqdm) -> None:
-        self.root, self.assignment, self.limits, self.bar = root, assignment, limits, bar
+        self.root, self.db, self.assignment, self.limits, self.bar = (root, db, assignment,
+                                                                      limits, bar)
         self.todo = list(reversed(todo))  # popped from the end: in student order
         self.lock = threading.Lock()  # guards todo, rows and the course's gradebook
         self.rows: list[Result] = []
@@ -169,8 +176,8 @@ class _Run:
         result.student, result.digest = p.student, p.digest
         with self.lock:
             if not result.tests:  # not graded at all: zero for every test of the assignment
-                result = gradebook.zero_result(self.root, self.assignment, result)
-            gradebook.store(self.root, self.assignment, p.student,
+                result = gradebook.zero_result(self.db, self.assignment, result)
+            gradebook.store(self.root, self.db, self.assignment, p.student,
                             graded_dir(workdir, p.student, self.assignment), result)
             self.rows.append(result)
             self.bar.update(1)
@@ -178,36 +185,68 @@ class _Run:
 
 def grade(root: Path, names: list[str] | None = None, *, jobs: int | None = None,
           force: bool = False, limits: Limits | None = None,
-          progress: bool = True, failures: list[str] | None = None) -> list[Result]:
+          progress: bool = True, failures: list[str] | None = None,
+          db: str | None = None, scheduler: str | None = None) -> list[Result]:
     """Grade the submissions of ``names`` (default: every assignment); one result per
-    submission graded now. Submissions that could not be graded at all are appended, one
-    line each, to ``failures``."""
+    submission graded now, stored in the gradebook ``db`` (default: the course's). On the
+    Dask cluster whose scheduler is at ``scheduler``, else here with ``jobs`` workers.
+    Submissions that could not be graded at all are appended, one line each, to
+    ``failures``."""
     limits = limits or Limits()
     jobs = max(1, jobs or os.cpu_count() or 1)
+    db = gradebook_url(root, db)
     known = course_assignments(root)
     for name in names or []:
         if name not in known:
             raise AutograderError(f"no assignment named {name!r} (known: {', '.join(known)})")
+    plans = [(a, [p for p in find_submissions(root, a) if force or not is_graded(root, p)])
+             for a in names or known]
+    plans = [(a, todo) for a, todo in plans if todo]
+    if not plans:
+        return []
+    if not db.startswith("sqlite"):
+        gradebook.check(db)  # a server down: say so before any grading
+    client = None
+    if scheduler:
+        from autograder.core.cluster import connect
+
+        client = connect(scheduler)
     rows = []
-    for assignment in names or known:
-        todo = [p for p in find_submissions(root, assignment) if force or not is_graded(root, p)]
-        if not todo:
-            continue
-        template = template_course(root, assignment)
-        bar = tqdm(total=len(todo), desc=f"grade {assignment}", unit="nb", disable=not progress)
-        run = _Run(root, assignment, todo, limits, bar)
-        with ThreadPoolExecutor(max_workers=jobs) as pool:
-            with run.lock:  # no result is stored before the gradebook knows the assignment
-                futures = [pool.submit(run.serve) for _ in range(min(jobs, len(todo)))]
-                gradebook.ensure_assignment(root, assignment, template)
-            try:
-                for future in futures:
-                    future.result()
-            except BaseException:  # Ctrl-C, or a failure storing a result: stop the others
-                run.stop()
-                raise
-        bar.close()
-        rows += sorted(run.rows, key=lambda r: r.student)
-        if failures is not None:
-            failures += [f"{assignment}/{line}" for line in run.failures]
+    try:
+        for assignment, todo in plans:
+            template = template_course(root, assignment)
+            bar = tqdm(total=len(todo), desc=f"grade {assignment}", unit="nb",
+                       disable=not progress)
+            if client is not None:
+                from autograder.core.cluster import grade_assignment
+
+                gradebook.ensure_assignment(root, db, assignment, template)
+                done, failed = grade_assignment(client, root, db, assignment, todo, template,
+                                                limits, bar)
+            else:
+                done, failed = _grade_here(root, db, assignment, todo, template, limits, bar,
+                                           jobs)
+            bar.close()
+            rows += sorted(done, key=lambda r: r.student)
+            if failures is not None:
+                failures += [f"{assignment}/{line}" for line in failed]
+    finally:
+        if client is not None:
+            client.close()
     return rows
+
+
+def _grade_here(root: Path, db: str, assignment: str, todo: list[Pending], template: Path,
+                limits: Limits, bar: tqdm, jobs: int) -> tuple[list[Result], list[str]]:
+    run = _Run(root, db, assignment, todo, limits, bar)
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        with run.lock:  # no result is stored before the gradebook knows the assignment
+            futures = [pool.submit(run.serve) for _ in range(min(jobs, len(todo)))]
+            gradebook.ensure_assignment(root, db, assignment, template)
+        try:
+            for future in futures:
+                future.result()
+        except BaseException:  # Ctrl-C, or a failure storing a result: stop the others
+            run.stop()
+            raise
+    return run.rows, run.failures

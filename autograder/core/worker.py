@@ -45,19 +45,21 @@ def load_submission(student: str, path: Path | None, limits: Limits | None = Non
 
 
 def task(root: Path, assignment: str, student: str, path: Path | None, workdir: Path,
-         limits: Limits) -> dict:
-    """The JSON task that grades one submission in the scratch folder ``workdir``."""
+         limits: Limits, template: Path | None = None) -> dict:
+    """The JSON task that grades one submission in the scratch folder ``workdir``, from the
+    template course ``template`` (default: ``root``'s)."""
     return {"root": str(root), "assignment": assignment, "student": student,
             "path": str(path) if path else None, "workdir": str(workdir),
-            "limits": limits.as_dict()}
+            "limits": limits.as_dict(), "template": str(template) if template else None}
 
 
 def run_task(t: dict) -> dict:
     """Grade one task; its result (``batch.autograde_batch``'s) for the student, as a dict."""
     limits = Limits.from_dict(t["limits"])
     sub = load_submission(t["student"], Path(t["path"]) if t["path"] else None, limits)
+    template = Path(t["template"]) if t.get("template") else None
     results = autograde_batch(Path(t["root"]), t["assignment"], [sub], Path(t["workdir"]),
-                              limits)
+                              limits, template=template)
     return results[t["student"]].to_dict()
 
 

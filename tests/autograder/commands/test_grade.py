@@ -210,18 +210,6 @@ def test_formgrader_api_lists_the_graded_submissions(graded):
     assert subs["bob"]["score"] == 1.0
 
 
-def test_results_graded_elsewhere_merge_into_one_gradebook(graded, tmp_path):
-    from autograder.commands.merge import merge
-
-    course, _, _, _ = graded
-    head = make_course(tmp_path / "head", {"add": add_assignment()})
-    assert merge(head, course) == ["add/alice", "add/bob"]
-    with Gradebook(db_url(head)) as gb:
-        scores = {s.student.id: s.score for s in gb.find_assignment("add").submissions}
-    assert scores == {"alice": 3.0, "bob": 1.0}
-    assert (head / "grading" / "autograded" / "bob" / "add" / "add.ipynb").exists()
-
-
 # -- feedback and export ----------------------------------------------------------------------
 
 def test_feedback_hides_hidden_tests_and_their_tracebacks(graded):
@@ -246,7 +234,7 @@ def test_export_writes_grades_and_a_per_test_breakdown(graded, tmp_path):
 
 
 def test_commands_have_help(run_autograder):
-    for command in ("release", "collect", "grade", "feedback", "export", "merge", "score"):
+    for command in ("release", "collect", "grade", "feedback", "export", "score"):
         assert "usage: autograder " + command in run_autograder(command, "--help").stdout
 
 
