@@ -357,8 +357,10 @@ def check_sample_next_greedy(fn: Callable, seed: int = 0, B: int = 50, V: int = 
             bad = int(np.flatnonzero(got != expected)[0])
             _fail(f"at temperature {temperature} the ids must be the argmax of each row; row "
                   f"{bad} gave {int(got[bad])}, expected {int(expected[bad])}"
-                  + (" (treat temperature 0 as the limit: the argmax)"
-                     if temperature == 0 else " (subtract each row's maximum before exp)."))
+                  + (" (treat temperature 0 as the limit: the argmax)." if temperature == 0
+                     else ": at so small a temperature softmax(logits / temperature) is all "
+                     "on the argmax (and exp overflows unless each row's maximum is "
+                     "subtracted first)."))
 
 
 # --------------------------------------------------------------------------------------------
@@ -415,6 +417,9 @@ def check_train_char_lm(fn: Callable, n_tokens: int = 60, V: int = 7, D: int = 3
                 time_axis=True, index_name="step", mistakes=lambda: mistakes(0),
                 rtol=rtol, atol=atol, reference="the training in torch (Adam)")
     _check_params(mine, {n: params[n].shape for n in PARAMS})
+    if all(np.array_equal(mine[n], params[n]) for n in PARAMS):
+        _fail("params did not change: update the arrays in place (params[name] -= ...), do "
+              "not bind the name params to a new dict.")
     for n in PARAMS:
         check_array(f"params[{n!r}] after training", mine[n], exp_params[n],
                     mistakes=lambda n=n: mistakes(1, n), rtol=rtol, atol=atol,
