@@ -236,3 +236,98 @@ def test_forward_difference_is_named_by_the_gradient_checker():
 
     assert "one-sided (forward) difference" in _message(checks.check_numerical_gradient,
                                                         forward_difference)
+
+
+# ---------------------------------------------------------------- one step of the backward pass
+
+
+def _lstm_step_args(seed=0, B=3, D=4, H=5):
+    a = checks.draw(seed, dh=(B, H), dc=(B, H), x=(B, D), h_prev=(B, H), c_prev=(B, H),
+                    W_x=(D, 4 * H), W_h=(H, 4 * H), b=(4 * H,))
+    return [a[k] for k in ("dh", "dc", "x", "h_prev", "c_prev", "W_x", "W_h", "b")]
+
+
+def _gru_step_args(seed=0, B=3, D=4, H=5):
+    a = checks.draw(seed, dh=(B, H), x=(B, D), h_prev=(B, H), W_x=(D, 3 * H), W_h=(H, 3 * H),
+                    b_x=(3 * H,), b_h=(3 * H,))
+    return [a[k] for k in ("dh", "x", "h_prev", "W_x", "W_h", "b_x", "b_h")]
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_hand_written_step_gradients_equal_autograd_through_the_torch_cells(seed):
+    args = _lstm_step_args(seed)
+    expected, got = ref.lstm_cell_grads(*args), ref.lstm_step_grads(*args)
+    assert set(got) == set(expected) == set(checks.LSTM_STEP_KEYS)
+    for k in expected:
+        np.testing.assert_allclose(got[k], expected[k], atol=1e-12)
+    args = _gru_step_args(seed)
+    expected, got = ref.gru_cell_grads(*args), ref.gru_step_grads(*args)
+    assert set(got) == set(expected) == set(checks.GRU_STEP_KEYS)
+    for k in expected:
+        np.testing.assert_allclose(got[k], expected[k], atol=1e-12)
+
+
+def test_lstm_step_dc_is_the_gradient_of_c_alone():
+    """With dh = 0 the only path is c: dc_prev = dc * f, and the output gate gets nothing."""
+    args = _lstm_step_args()
+    args[0] = np.zeros_like(args[0])
+    g = ref.lstm_cell_grads(*args)
+    H = args[3].shape[1]
+    np.testing.assert_allclose(g["db"][3 * H:], 0.0, atol=1e-15)
+
+
+def test_correct_step_backward_passes_every_check():
+    for key in checks.LSTM_STEP_KEYS:
+        checks.check_lstm_step_backward(ref.lstm_step_grads, key, B=2, D=3, H=4, seed=1)
+    for key in checks.GRU_STEP_KEYS:
+        checks.check_gru_step_backward(ref.gru_step_grads, key, B=2, D=3, H=4, seed=1)
+
+
+def _named_somewhere(check, grads, keys, label, **flags) -> list[str]:
+    def fn(*args):
+        return grads(*args, **flags)
+    messages = []
+    for key in keys:
+        try:
+            check(fn, key)
+        except AssertionError as err:
+            messages.append(str(err))
+    assert messages, f"no check failed for {flags}"
+    assert any(label in m for m in messages), messages
+    return messages
+
+
+@pytest.mark.parametrize("mistake", sorted(ref.LSTM_STEP_MISTAKES))
+def test_lstm_step_backward_mistakes_are_named(mistake):
+    _named_somewhere(checks.check_lstm_step_backward, ref.lstm_step_grads,
+                     checks.LSTM_STEP_KEYS, ref.LSTM_STEP_MISTAKES[mistake], mistake=mistake)
+
+
+@pytest.mark.parametrize("mistake", sorted(ref.GRU_STEP_MISTAKES))
+def test_gru_step_backward_mistakes_are_named(mistake):
+    _named_somewhere(checks.check_gru_step_backward, ref.gru_step_grads,
+                     checks.GRU_STEP_KEYS, ref.GRU_STEP_MISTAKES[mistake], mistake=mistake)
+
+
+def test_step_backward_gate_orders_are_named():
+    _named_somewhere(checks.check_lstm_step_backward, ref.lstm_step_grads,
+                     checks.LSTM_STEP_KEYS, "wrong gate order i, f, o, g", order="ifog")
+    _named_somewhere(checks.check_gru_step_backward, ref.gru_step_grads,
+                     checks.GRU_STEP_KEYS, "wrong gate order z, r, n", order="zrn")
+
+
+def test_step_bias_gradient_left_per_example_gets_a_shape_hint():
+    def per_example(*args):
+        g = ref.lstm_step_grads(*args)
+        return {**g, "db": np.tile(g["db"] / 3, (3, 1))}
+    msg = _message(checks.check_lstm_step_backward, per_example, "db")
+    assert "shape (3, 20)" in msg and "sum the gate gradients over the batch" in msg
+
+
+def test_step_result_without_a_key_is_reported():
+    def no_dc_prev(*args):
+        g = ref.lstm_step_grads(*args)
+        del g["dc_prev"]
+        return g
+    msg = _message(checks.check_lstm_step_backward, no_dc_prev, "dc_prev")
+    assert "no key 'dc_prev'" in msg
