@@ -13,7 +13,7 @@ c.CourseDirectory.release_directory = "exercises"
 c.CourseDirectory.submitted_directory = "grading/submitted"
 c.CourseDirectory.autograded_directory = "grading/autograded"
 c.CourseDirectory.feedback_directory = "grading/feedback"
-c.CourseDirectory.db_url = "sqlite:///grading/gradebook.db"
+c.CourseDirectory.db_url = "sqlite:///grading/gradebook.db"  # or PostgreSQL: ../nbgrader_config.py
 
 # A kernel must start within 60 s. Every other limit (time per cell and per notebook, memory,
 # processes, sizes) is autograder.settings.Limits, read by SplitExecute.

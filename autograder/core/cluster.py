@@ -105,7 +105,7 @@ def _answers(client, archive, assignment: str, source: str, digest: str, todo: l
         future = _submit(client, archive, assignment, source, digest, p, limits)
         owner[future] = p
         first.append(future)
-    running = as_completed(first)
+    running = as_completed(first, loop=client.loop)
     try:
         for future in running:
             p = owner.pop(future)

@@ -87,7 +87,8 @@ def test_a_class_graded_on_a_cluster_that_loses_a_worker_is_stored_once_each(
     grading.start()
     results = results_dir(course) / ASSIGNMENT
     deadline = time.monotonic() + 300
-    while len(list(results.glob("*.json"))) < STUDENTS // 4 and time.monotonic() < deadline:
+    while (len(list(results.glob("*.json"))) < STUDENTS // 4 and grading.is_alive()
+           and time.monotonic() < deadline):
         time.sleep(0.2)
     stored_before = len(list(results.glob("*.json")))
     dask_cluster.kill_worker("w1")  # mid-run: the tasks it held run again on w2
