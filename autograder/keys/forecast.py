@@ -361,10 +361,11 @@ def heldout_rmse(make_windows: Callable, cls: Callable, train: Callable, forecas
 
 def _tier(name: str, rmse: float, bar: float, bar_text: str) -> None:
     horizon = RECIPE["horizon"]
-    print(f"RMSE over the {horizon} held-out months: {rmse:.3f} ppm; {bar_text}: {bar:.3f} ppm")
+    print(f"RMSE over the {horizon} held-out months: {rmse:.3f} ppm; the bar, {bar_text}: "
+          f"{bar:.3f} ppm")
     if not rmse < bar:
-        _fail(f"RMSE {rmse:.3f} ppm on the held-out months, not below {bar_text} "
-              f"({bar:.3f} ppm): {name}")
+        _fail(f"RMSE {rmse:.3f} ppm on the held-out months is not below {bar_text}, "
+              f"{bar:.3f} ppm: {name}")
 
 
 def check_beats_naive(make_windows: Callable, cls: Callable, train: Callable,
@@ -374,7 +375,7 @@ def check_beats_naive(make_windows: Callable, cls: Callable, train: Callable,
     rmse = heldout_rmse(make_windows, cls, train, forecast, **recipe)
     _tier("the model does no better than repeating the last value; check the training loss "
           "and that forecast feeds its predictions back with the state.", rmse,
-          baseline_rmses(RECIPE["horizon"])["naive"], "the naive forecast (last value)")
+          baseline_rmses(RECIPE["horizon"])["naive"], "that of the naive forecast (the last value)")
 
 
 def check_beats_seasonal(make_windows: Callable, cls: Callable, train: Callable,
@@ -383,7 +384,7 @@ def check_beats_seasonal(make_windows: Callable, cls: Callable, train: Callable,
     rmse = heldout_rmse(make_windows, cls, train, forecast, **recipe)
     _tier("the model has not learned more than the yearly cycle; check that it trains for "
           "every epoch with Adam at the given learning rate and reads whole windows.", rmse,
-          baseline_rmses(RECIPE["horizon"])["seasonal"], "the seasonal baseline")
+          baseline_rmses(RECIPE["horizon"])["seasonal"], "that of the seasonal baseline")
 
 
 def check_near_reference(make_windows: Callable, cls: Callable, train: Callable,
