@@ -113,7 +113,7 @@ return np.minimum((cdf < u).sum(axis=-1), logits.shape[-1] - 1)
       "m_hat, v_hat = m[k], v[k]"),
     V("train_same_batch_every_step", A, "train_char_lm", "starts = rng.integers(",
       "starts = np.random.default_rng(seed).integers("),
-    V("train_sgd_instead_of_adam", A, "train_char_lm",
+    V("char_lm_train_sgd_instead_of_adam", A, "train_char_lm",
       "params[k] -= lr * m_hat / (np.sqrt(v_hat) + eps)", "params[k] -= lr * grads[k]"),
     V("train_readout_only", A, "train_char_lm", "g = rnn_backward(dlogits @",
       "g = rnn_backward(0 * dlogits @"),
