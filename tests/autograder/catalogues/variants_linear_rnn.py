@@ -14,20 +14,20 @@ BEST = "best = min(best, time.perf_counter() - start)"
 
 MUTANTS = [
     # linear_scan_sequential
-    V("seq_returns_h0_to_hT-1", A, "linear_scan_sequential", f"    {STEP}\n    Hs[t] = h",
+    V("linear_seq_returns_h0_to_hT-1", A, "linear_scan_sequential", f"    {STEP}\n    Hs[t] = h",
       f"    Hs[t] = h\n    {STEP}"),
-    V("seq_h0_ignored", A, "linear_scan_sequential", "h = h0", "h = np.zeros_like(h0)"),
-    V("seq_b_before_decay", A, "linear_scan_sequential", STEP, "h = a[t] * (h + b[t])"),
-    V("seq_b_shifted_by_one", A, "linear_scan_sequential", STEP,
+    V("linear_seq_h0_ignored", A, "linear_scan_sequential", "h = h0", "h = np.zeros_like(h0)"),
+    V("linear_seq_b_before_decay", A, "linear_scan_sequential", STEP, "h = a[t] * (h + b[t])"),
+    V("linear_seq_b_shifted_by_one", A, "linear_scan_sequential", STEP,
       "h = a[t] * h + (b[t - 1] if t > 0 else 0)"),
-    V("seq_a_b_swapped", A, "linear_scan_sequential", STEP, "h = b[t] * h + a[t]"),
-    V("seq_state_not_carried", A, "linear_scan_sequential", STEP, "h = a[t] * h0 + b[t]"),
-    V("seq_last_state_only", A, "linear_scan_sequential", "return Hs", "return h"),
-    V("seq_float32", A, "linear_scan_sequential", "np.empty(b.shape)",
+    V("linear_seq_a_b_swapped", A, "linear_scan_sequential", STEP, "h = b[t] * h + a[t]"),
+    V("linear_seq_state_not_carried", A, "linear_scan_sequential", STEP, "h = a[t] * h0 + b[t]"),
+    V("linear_seq_last_state_only", A, "linear_scan_sequential", "return Hs", "return h"),
+    V("linear_seq_float32", A, "linear_scan_sequential", "np.empty(b.shape)",
       "np.empty(b.shape, dtype=np.float32)"),
-    V("seq_batch_first", A, "linear_scan_sequential", "return Hs",
+    V("linear_seq_batch_first", A, "linear_scan_sequential", "return Hs",
       "return Hs.transpose(1, 0, 2)"),
-    V("seq_writes_into_b", A, "linear_scan_sequential", None, """
+    V("linear_seq_writes_into_b", A, "linear_scan_sequential", None, """
 h = h0
 for t in range(a.shape[0]):
     b[t] = a[t] * h + b[t]
@@ -35,21 +35,21 @@ for t in range(a.shape[0]):
 return b
 """),
     # linear_scan_parallel
-    V("par_exclusive_scan", A, "linear_scan_parallel", "return A * h0 + C",
+    V("linear_par_exclusive_scan", A, "linear_scan_parallel", "return A * h0 + C",
       "Hs = A * h0 + C\nreturn np.concatenate([h0[None], Hs[:-1]])"),
-    V("par_combined_in_wrong_order", A, "linear_scan_parallel", ROUND_C,
+    V("linear_par_combined_in_wrong_order", A, "linear_scan_parallel", ROUND_C,
       "C = np.concatenate([C[:shift], A[:-shift] * C[shift:] + C[:-shift]])"),
-    V("par_one_round_short", A, "linear_scan_parallel", "while shift < T:",
+    V("linear_par_one_round_short", A, "linear_scan_parallel", "while shift < T:",
       "while 2 * shift < T:"),
-    V("par_shift_grows_by_one", A, "linear_scan_parallel", "shift *= 2", "shift += 1"),
-    V("par_A_updated_before_C", A, "linear_scan_parallel", f"{ROUND_C}\n    {ROUND_A}",
+    V("linear_par_shift_grows_by_one", A, "linear_scan_parallel", "shift *= 2", "shift += 1"),
+    V("linear_par_A_updated_before_C", A, "linear_scan_parallel", f"{ROUND_C}\n    {ROUND_A}",
       f"{ROUND_A}\n    {ROUND_C}"),
-    V("par_h0_ignored", A, "linear_scan_parallel", "return A * h0 + C", "return C"),
-    V("par_h0_without_decay", A, "linear_scan_parallel", "return A * h0 + C",
+    V("linear_par_h0_ignored", A, "linear_scan_parallel", "return A * h0 + C", "return C"),
+    V("linear_par_h0_without_decay", A, "linear_scan_parallel", "return A * h0 + C",
       "return C + h0"),
-    V("par_h0_times_a_t", A, "linear_scan_parallel", "return A * h0 + C",
+    V("linear_par_h0_times_a_t", A, "linear_scan_parallel", "return A * h0 + C",
       "return a * h0 + C"),
-    V("par_in_place_on_a_and_b", A, "linear_scan_parallel", None, """
+    V("linear_par_in_place_on_a_and_b", A, "linear_scan_parallel", None, """
 A, C = a, b
 shift = 1
 while shift < a.shape[0]:
@@ -58,11 +58,11 @@ while shift < a.shape[0]:
     shift *= 2
 return A * h0 + C
 """),
-    V("par_closed_form_cumprod", A, "linear_scan_parallel", None, """
+    V("linear_par_closed_form_cumprod", A, "linear_scan_parallel", None, """
 P = np.cumprod(a, axis=0)  # underflows to 0 when the decays are small
 return P * (h0 + np.cumsum(b / P, axis=0))
 """),
-    V("par_python_loop_in_disguise", A, "linear_scan_parallel", None, """
+    V("linear_par_python_loop_in_disguise", A, "linear_scan_parallel", None, """
 Hs = np.empty(b.shape)
 h = h0
 for t in range(a.shape[0]):
@@ -70,43 +70,43 @@ for t in range(a.shape[0]):
     Hs[t] = h
 return Hs
 """),
-    V("par_calls_the_sequential_scan", A, "linear_scan_parallel", None,
+    V("linear_par_calls_the_sequential_scan", A, "linear_scan_parallel", None,
       "return linear_scan_sequential(a, b, h0)"),
     # min_gru_forward
-    V("mg_update_flipped", A, "min_gru_forward", SCAN,
+    V("linear_mg_update_flipped", A, "min_gru_forward", SCAN,
       "return linear_scan_parallel(z, (1 - z) * h_tilde, h0)"),
-    V("mg_tanh_candidate", A, "min_gru_forward", "h_tilde = X @ W_h + b_h",
+    V("linear_mg_tanh_candidate", A, "min_gru_forward", "h_tilde = X @ W_h + b_h",
       "h_tilde = np.tanh(X @ W_h + b_h)"),
-    V("mg_weights_swapped", A, "min_gru_forward", None, """
+    V("linear_mg_weights_swapped", A, "min_gru_forward", None, """
 z = 1 / (1 + np.exp(-(X @ W_h + b_h)))
 h_tilde = X @ W_z + b_z
 return linear_scan_parallel(1 - z, z * h_tilde, h0)
 """),
-    V("mg_b_without_z", A, "min_gru_forward", SCAN,
+    V("linear_mg_b_without_z", A, "min_gru_forward", SCAN,
       "return linear_scan_parallel(1 - z, h_tilde, h0)"),
-    V("mg_a_is_z", A, "min_gru_forward", SCAN,
+    V("linear_mg_a_is_z", A, "min_gru_forward", SCAN,
       "return linear_scan_parallel(z, z * h_tilde, h0)"),
-    V("mg_no_sigmoid", A, "min_gru_forward", "z = 1 / (1 + np.exp(-(X @ W_z + b_z)))",
+    V("linear_mg_no_sigmoid", A, "min_gru_forward", "z = 1 / (1 + np.exp(-(X @ W_z + b_z)))",
       "z = X @ W_z + b_z"),
-    V("mg_h0_ignored", A, "min_gru_forward", SCAN,
+    V("linear_mg_h0_ignored", A, "min_gru_forward", SCAN,
       "return linear_scan_parallel(1 - z, z * h_tilde, np.zeros_like(h0))"),
-    V("mg_returns_h0_to_hT-1", A, "min_gru_forward", SCAN,
+    V("linear_mg_returns_h0_to_hT-1", A, "min_gru_forward", SCAN,
       "Hs = linear_scan_parallel(1 - z, z * h_tilde, h0)\n"
       "return np.concatenate([h0[None], Hs[:-1]])"),
-    V("mg_b_z_missing", A, "min_gru_forward", "X @ W_z + b_z", "X @ W_z"),
-    V("mg_batch_first", A, "min_gru_forward", SCAN,
+    V("linear_mg_b_z_missing", A, "min_gru_forward", "X @ W_z + b_z", "X @ W_z"),
+    V("linear_mg_batch_first", A, "min_gru_forward", SCAN,
       "return linear_scan_parallel(1 - z, z * h_tilde, h0).transpose(1, 0, 2)"),
     # time_scans
-    V("ts_mean_of_repeats", A, "time_scans", BEST,
+    V("linear_ts_mean_of_repeats", A, "time_scans", BEST,
       "best = (0.0 if best == np.inf else best) + (time.perf_counter() - start) / repeats"),
-    V("ts_total_of_repeats", A, "time_scans", BEST,
+    V("linear_ts_total_of_repeats", A, "time_scans", BEST,
       "best = (0.0 if best == np.inf else best) + (time.perf_counter() - start)"),
-    V("ts_first_run_only", A, "time_scans", "for _ in range(repeats):",
+    V("linear_ts_first_run_only", A, "time_scans", "for _ in range(repeats):",
       "for _ in range(1):"),
-    V("ts_one_repeat_too_many", A, "time_scans", "range(repeats)", "range(repeats + 1)"),
-    V("ts_transposed", A, "time_scans", "return times", "return times.T"),
-    V("ts_milliseconds", A, "time_scans", "times[i, k] = best", "times[i, k] = 1e3 * best"),
-    V("ts_fresh_input_per_scan", A, "time_scans", None, """
+    V("linear_ts_one_repeat_too_many", A, "time_scans", "range(repeats)", "range(repeats + 1)"),
+    V("linear_ts_transposed", A, "time_scans", "return times", "return times.T"),
+    V("linear_ts_milliseconds", A, "time_scans", "times[i, k] = best", "times[i, k] = 1e3 * best"),
+    V("linear_ts_fresh_input_per_scan", A, "time_scans", None, """
 rng = np.random.default_rng(seed)
 times = np.empty((len(Ts), len(scans)))
 for i, T in enumerate(Ts):
@@ -121,28 +121,28 @@ for i, T in enumerate(Ts):
         times[i, k] = best
 return times
 """),
-    V("ts_B_and_H_swapped", A, "time_scans", "(T, B, H)", "(T, H, B)"),
-    V("ts_cpu_time", A, "time_scans", "time.perf_counter()", "time.process_time()"),
-    V("ts_columns_reversed", A, "time_scans", "times[i, k] = best",
+    V("linear_ts_B_and_H_swapped", A, "time_scans", "(T, B, H)", "(T, H, B)"),
+    V("linear_ts_cpu_time", A, "time_scans", "time.perf_counter()", "time.process_time()"),
+    V("linear_ts_columns_reversed", A, "time_scans", "times[i, k] = best",
       "times[i, len(scans) - 1 - k] = best"),
 ]
 
 ALTERNATIVES = [
     # linear_scan_sequential
-    V("seq_list_and_stack", A, "linear_scan_sequential", None, """
+    V("linear_seq_list_and_stack", A, "linear_scan_sequential", None, """
 Hs, h = [], h0
 for a_t, b_t in zip(a, b):
     h = a_t * h + b_t
     Hs.append(h)
 return np.stack(Hs)
 """),
-    V("seq_itertools_accumulate", A, "linear_scan_sequential", None, """
+    V("linear_seq_itertools_accumulate", A, "linear_scan_sequential", None, """
 import itertools
 
 states = itertools.accumulate(zip(a, b), lambda h, ab: ab[0] * h + ab[1], initial=h0)
 return np.stack(list(states)[1:])
 """),
-    V("seq_in_place_on_a_copy", A, "linear_scan_sequential", None, """
+    V("linear_seq_in_place_on_a_copy", A, "linear_scan_sequential", None, """
 Hs = np.empty_like(b)
 h = h0.copy()
 for t in range(len(a)):
@@ -152,7 +152,7 @@ for t in range(len(a)):
 return Hs
 """),
     # linear_scan_parallel
-    V("par_recursive_halving", A, "linear_scan_parallel", None, """
+    V("linear_par_recursive_halving", A, "linear_scan_parallel", None, """
 T = a.shape[0]
 if T == 1:
     return a * h0 + b
@@ -165,7 +165,7 @@ prev = np.concatenate([h0[None], even])[:(T + 1) // 2]  # h_0, h_2, h_4, ...
 Hs[0::2] = a[0::2] * prev + b[0::2]
 return Hs
 """),
-    V("par_hillis_steele_on_copies", A, "linear_scan_parallel", None, """
+    V("linear_par_hillis_steele_on_copies", A, "linear_scan_parallel", None, """
 A, C = a.copy(), b.copy()
 shift = 1
 while shift < len(A):
@@ -174,7 +174,7 @@ while shift < len(A):
     shift *= 2
 return A * h0 + C
 """),
-    V("par_blelloch_up_and_down_sweep", A, "linear_scan_parallel", None, """
+    V("linear_par_blelloch_up_and_down_sweep", A, "linear_scan_parallel", None, """
 T = a.shape[0]
 n = 1 << (T - 1).bit_length()  # pad with identity steps (1, 0) to a power of two
 A = np.concatenate([a, np.ones((n - T,) + a.shape[1:])])
@@ -196,7 +196,7 @@ A, C = A[:T] * a, a * C[:T] + b  # inclusive: the prefix before t, then step t
 return A * h0 + C
 """),
     # min_gru_forward
-    V("mg_plain_loop", A, "min_gru_forward", None, """
+    V("linear_mg_plain_loop", A, "min_gru_forward", None, """
 Hs, h = [], h0
 for x in X:
     z = 1 / (1 + np.exp(-(x @ W_z + b_z)))
@@ -204,19 +204,19 @@ for x in X:
     Hs.append(h)
 return np.stack(Hs)
 """),
-    V("mg_sequential_scan_einsum", A, "min_gru_forward", None, """
+    V("linear_mg_sequential_scan_einsum", A, "min_gru_forward", None, """
 z = 0.5 * (1 + np.tanh(0.5 * (np.einsum("tbd,dh->tbh", X, W_z) + b_z)))
 h_tilde = np.einsum("tbd,dh->tbh", X, W_h) + b_h
 return linear_scan_sequential(1 - z, z * h_tilde, h0)
 """),
-    V("mg_fused_projection", A, "min_gru_forward", None, """
+    V("linear_mg_fused_projection", A, "min_gru_forward", None, """
 H = W_z.shape[1]
 P = X @ np.concatenate([W_z, W_h], axis=1) + np.concatenate([b_z, b_h])  # (T, B, 2H)
 z = 1 / (1 + np.exp(-P[..., :H]))
 return linear_scan_parallel(1 - z, z * P[..., H:], h0)
 """),
     # time_scans
-    V("ts_timeit_repeat", A, "time_scans", None, """
+    V("linear_ts_timeit_repeat", A, "time_scans", None, """
 rng = np.random.default_rng(seed)
 times = np.empty((len(Ts), len(scans)))
 for i, T in enumerate(Ts):
@@ -226,7 +226,7 @@ for i, T in enumerate(Ts):
         times[i, k] = min(timeit.repeat(lambda: scan(a, b, h0), number=1, repeat=repeats))
 return times
 """),
-    V("ts_scans_outer_ns_clock", A, "time_scans", None, """
+    V("linear_ts_scans_outer_ns_clock", A, "time_scans", None, """
 rng = np.random.default_rng(seed)
 inputs = []
 for T in Ts:
