@@ -306,6 +306,6 @@ def check_time_scans_best_of_repeats(fn: Callable, Ts=(2, 4, 3), B: int = 1, H: 
             if not low <= times[i, k] <= low + slack:
                 raise AssertionError(
                     f"times[{i}, {k}] (T={T}, scans[{k}]) is {times[i, k]:.4g}; the grader's "
-                    f"scan took {low:.3f} s per call (one call of scans[1] took {slow:g} s): "
+                    f"scan took {low:.3f} s per call (one call of scans[0] took {slow:g} s): "
                     "return the best time of the repeats, in seconds, with row i for Ts[i] "
                     "and column k for scans[k].")
