@@ -16,8 +16,9 @@ at the end, never a traceback that stops the class.
 The gradebook is the course's (``course.gradebook_url``: ``--db``, the course's
 ``nbgrader_config.py``, else SQLite). With ``scheduler`` (a Dask scheduler's address) the
 submissions are graded on that cluster instead (``core.cluster``) and stored here just the
-same. Without it, the threads and workers above grade on this machine: as fast as a Dask
-``LocalCluster`` of as many workers, with nothing to start (``benchmarks/bench_cluster.py``).
+same. Without it, the threads and workers above grade on this machine, at about the rate of
+a Dask cluster of as many local workers and with nothing to start
+(``benchmarks/bench_cluster.py`` measures both).
 """
 
 from __future__ import annotations
