@@ -199,7 +199,7 @@ class SplitExecute(Execute):
         remote = Remote(self._send, self._limits.max_message_bytes, self._limits.max_text_chars,
                         packages=self._plan.kernel_packages)
         self._trusted = TrustedSide(remote, self._plan.contract, 100_000,
-                                    self._limits.max_text_chars)
+                                    self._limits.max_text_chars, self._plan.signatures)
         # The grader's references need torch: import it while the kernel starts (another
         # process), not after.
         threading.Thread(target=_warm_up, daemon=True).start()

@@ -10,12 +10,15 @@
   sandboxed kernel only.
 
 The *contract* is the set of names the answer cells define at top level (functions, classes,
-variables): in the grader's namespace each is a proxy that calls the learner's kernel.
+variables): in the grader's namespace each is a proxy that calls the learner's kernel, with
+the signature the source notebook gives the function (so a test's message names an argument
+as the assignment does).
 """
 
 from __future__ import annotations
 
 import ast
+import inspect
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +35,7 @@ class Plan:
     roles: dict[str, str] = field(default_factory=dict)
     sources: dict[str, str] = field(default_factory=dict)  # grader-side cells' source text
     contract: list[str] = field(default_factory=list)
+    signatures: dict[str, inspect.Signature] = field(default_factory=dict)
     kernel_packages: tuple[str, ...] = DEFAULT_KERNEL_PACKAGES
 
     def role(self, cell) -> str:
@@ -57,6 +61,29 @@ def _defined_names(source: str) -> list[str]:
     return names
 
 
+def _signature(node: ast.FunctionDef | ast.AsyncFunctionDef) -> inspect.Signature:
+    """The parameters of a function of the source notebook, by name and kind (no defaults)."""
+    a = node.args
+    P = inspect.Parameter
+    params = [P(x.arg, P.POSITIONAL_ONLY) for x in a.posonlyargs]
+    params += [P(x.arg, P.POSITIONAL_OR_KEYWORD) for x in a.args]
+    if a.vararg:
+        params.append(P(a.vararg.arg, P.VAR_POSITIONAL))
+    params += [P(x.arg, P.KEYWORD_ONLY) for x in a.kwonlyargs]
+    if a.kwarg:
+        params.append(P(a.kwarg.arg, P.VAR_KEYWORD))
+    return inspect.Signature(params)
+
+
+def _signatures(source: str) -> dict[str, inspect.Signature]:
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return {}
+    return {node.name: _signature(node) for node in tree.body
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)}
+
+
 def plan_of(source_notebook: Path) -> Plan:
     """The plan of the assignment whose source notebook is ``source_notebook``."""
     nb = json.loads(Path(source_notebook).read_text(encoding="utf-8"))
@@ -73,6 +100,7 @@ def plan_of(source_notebook: Path) -> Plan:
         tags = cell.get("metadata", {}).get("tags", [])
         if meta.get("solution"):
             plan.contract += [n for n in _defined_names(source) if n not in plan.contract]
+            plan.signatures.update(_signatures(source))
             role = LEARNER
         elif NOT_GRADED_TAG in tags:
             role = NOT_GRADED

@@ -17,6 +17,7 @@ What a test cell prints and raises is written by the grader: an error output car
 from __future__ import annotations
 
 import contextlib
+import inspect
 import io
 import time
 from collections.abc import Callable
@@ -134,8 +135,11 @@ def _write_back(original, new) -> None:
 class RemoteFunction:
     """A name of the contract: calling it calls the learner's function of that name."""
 
-    def __init__(self, remote: Remote, name: str) -> None:
+    def __init__(self, remote: Remote, name: str,
+                 signature: inspect.Signature | None = None) -> None:
         self._remote, self.__name__, self._remote_name = remote, name, name
+        if signature is not None:
+            self.__signature__ = signature  # the source notebook's, for inspect.signature
 
     def __call__(self, *args, **kwargs):
         return self._remote.call(f"your {self.__name__}", {"name": self.__name__}, args,
@@ -191,12 +195,12 @@ class TrustedSide:
     """The namespace where a notebook's test cells run, with the contract's proxies."""
 
     def __init__(self, remote: Remote, contract: list[str], max_output: int,
-                 max_text: int) -> None:
+                 max_text: int, signatures: dict[str, inspect.Signature] | None = None) -> None:
         self.remote, self.max_output, self.max_text = remote, max_output, max_text
         self.namespace: dict = {"__name__": "__grader__"}
         self.contract = contract
         for name in contract:
-            self.namespace[name] = RemoteFunction(remote, name)
+            self.namespace[name] = RemoteFunction(remote, name, (signatures or {}).get(name))
 
     def run(self, source: str, name: str, deadline: float) -> tuple[list[NotebookNode], bool]:
         """Run a cell's source here; (outputs, whether the kernel is gone)."""

@@ -31,3 +31,19 @@ def test_a_cell_without_a_known_grade_id_runs_in_the_learners_kernel(tmp_path):
     assert plan.role(nbformat.v4.new_code_cell("x = 1")) == LEARNER
     forged = nbformat.v4.new_code_cell("x = 1", metadata={"nbgrader": {"grade_id": 7}})
     assert plan.role(forged) == LEARNER
+
+
+def test_each_function_of_the_contract_has_the_signature_of_the_source_notebook(tmp_path):
+    # A proxy's own signature is (*args, **kwargs): a test's message would then say the
+    # learner modified "args" in place instead of naming the argument.
+    import inspect
+
+    from autograder.runner.trusted import TrustedSide
+
+    nb = notebook(solution_cell("def f(x, h_prev, *, eps=1e-5):\n    return x", "f"))
+    nbformat.write(nb, tmp_path / "a.ipynb")
+    plan = plan_of(tmp_path / "a.ipynb")
+    assert list(plan.signatures["f"].parameters) == ["x", "h_prev", "eps"]
+    side = TrustedSide(remote=None, contract=plan.contract, max_output=100, max_text=100,
+                       signatures=plan.signatures)
+    assert list(inspect.signature(side.namespace["f"]).parameters) == ["x", "h_prev", "eps"]
