@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import threading
 import warnings
 from pathlib import Path
 
@@ -166,21 +167,49 @@ def store(root: Path, db: str, assignment: str, student: str, graded_dir: Path |
     _finish(root, assignment, student, graded_dir, result, marker)
 
 
+_OPEN: dict[tuple[str, int], Gradebook] = {}  # (address, thread) -> the writer's connection
+_OPEN_LOCK = threading.Lock()
+
+
+def _writer(db: str) -> Gradebook:
+    """This thread's open gradebook at ``db``: opening one (nbgrader checks every table and
+    the course) costs more than storing a submission, so a run opens it once."""
+    key = (db, threading.get_ident())
+    with _OPEN_LOCK:
+        if key not in _OPEN:
+            _OPEN[key] = Gradebook(db, COURSE_ID)
+        return _OPEN[key]
+
+
+def close_writers() -> None:
+    """Close the connections ``store`` opened (at the end of a run)."""
+    with _OPEN_LOCK:
+        for gb in _OPEN.values():
+            gb.close()
+        _OPEN.clear()
+
+
 def _replace_entry(db: str, assignment: str, student: str, result: Result) -> None:
-    with Gradebook(db, COURSE_ID) as gb:
+    gb = _writer(db)
+    try:
+        gb.update_or_create_student(student)
         try:
-            gb.update_or_create_student(student)
-            try:
-                gb.remove_submission(assignment, student)
-            except MissingEntry:
-                pass
-            with gb.db.no_autoflush:  # build the whole submission, then one commit
-                sub = _build(gb, assignment, student, result)
-            gb.db.add(sub)
-            gb.db.commit()
-        except (IntegrityError, InvalidEntry):
-            gb.db.rollback()
-            raise
+            gb.remove_submission(assignment, student)
+        except MissingEntry:
+            pass
+        with gb.db.no_autoflush:  # build the whole submission, then one commit
+            sub = _build(gb, assignment, student, result)
+        gb.db.add(sub)
+        gb.db.commit()
+    except (IntegrityError, InvalidEntry):
+        gb.db.rollback()
+        raise
+    except BaseException:  # a lost server, an interrupt: the next store opens it afresh
+        gb.db.rollback()
+        with _OPEN_LOCK:
+            _OPEN.pop((db, threading.get_ident()), None)
+        gb.close()
+        raise
 
 
 def _build(gb: Gradebook, assignment: str, student: str,

@@ -232,6 +232,7 @@ def grade(root: Path, names: list[str] | None = None, *, jobs: int | None = None
             if failures is not None:
                 failures += [f"{assignment}/{line}" for line in failed]
     finally:
+        gradebook.close_writers()
         if client is not None:
             client.close()
     return rows
