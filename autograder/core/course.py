@@ -65,11 +65,11 @@ def gradebook_url(root: Path, db: str | None = None) -> str:
     """The address of the course's gradebook: ``db`` (``--db``) when given, else
     ``CourseDirectory.db_url`` of the course's own ``nbgrader_config.py`` (the one formgrader
     and nbgrader's tools read from the course root), else SQLite ``grading/gradebook.db``.
-    A relative SQLite path is taken from ``root``; ``postgresql://`` means the psycopg2
-    driver, the one installed (SQLAlchemy 2.1 would pick psycopg 3 for it)."""
+    A relative SQLite path is taken from ``root``; ``postgresql://`` uses psycopg (3), the
+    driver installed and the one SQLAlchemy picks for it, here as in formgrader."""
     url = db or _configured_db_url(root) or db_url(root)
-    if url.startswith(("postgresql://", "postgres://")):
-        url = "postgresql+psycopg2://" + url.split("://", 1)[1]
+    if url.startswith("postgres://"):  # an older spelling SQLAlchemy no longer reads
+        url = "postgresql://" + url.split("://", 1)[1]
     if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
         relative = url.removeprefix("sqlite:///")
         if relative and relative != ":memory:":

@@ -86,21 +86,18 @@ class Postgres:
     user: str = "grader"
 
     def url(self, database: str) -> str:
-        return f"postgresql+psycopg2://{self.user}@127.0.0.1:{self.port}/{database}"
+        return f"postgresql://{self.user}@127.0.0.1:{self.port}/{database}"
 
     def socket_url(self, database: str) -> str:
         return f"postgresql://{self.user}@/{database}?host={self.socket_dir}&port={self.port}"
 
     def create_database(self, name: str) -> str:
         """A new empty database ``name``; its address."""
-        import psycopg2
+        import psycopg
 
-        conn = psycopg2.connect(host="127.0.0.1", port=self.port, user=self.user,
-                                dbname="postgres")
-        conn.autocommit = True
-        with conn.cursor() as cur:
-            cur.execute(f'CREATE DATABASE "{name}"')
-        conn.close()
+        with psycopg.connect(host="127.0.0.1", port=self.port, user=self.user,
+                             dbname="postgres", autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
         return self.url(name)
 
 
@@ -145,17 +142,17 @@ def postgres_server() -> Iterator[Postgres]:
 
 
 def _wait_for_postgres(pg: Postgres, server: subprocess.Popen, log: Path) -> None:
-    import psycopg2
+    import psycopg
 
     deadline = time.monotonic() + 60
     while True:
         if server.poll() is not None:
             raise ServerError(f"postgres stopped: {log.read_text()[-300:]}")
         try:
-            psycopg2.connect(host="127.0.0.1", port=pg.port, user=pg.user,
-                             dbname="postgres").close()
+            psycopg.connect(host="127.0.0.1", port=pg.port, user=pg.user,
+                            dbname="postgres").close()
             return
-        except psycopg2.OperationalError:
+        except psycopg.OperationalError:
             if time.monotonic() > deadline:
                 raise ServerError(
                     f"postgres did not start in 60 s: {log.read_text()[-300:]}") from None
