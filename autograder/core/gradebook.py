@@ -20,11 +20,13 @@ whatever half-written entry there was, so nothing is lost and nothing is counted
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import threading
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 from nbgrader.api import (
@@ -167,49 +169,77 @@ def store(root: Path, db: str, assignment: str, student: str, graded_dir: Path |
     _finish(root, assignment, student, graded_dir, result, marker)
 
 
-_OPEN: dict[tuple[str, int], Gradebook] = {}  # (address, thread) -> the writer's connection
+_OPEN: dict[tuple[str, int], Gradebook] | None = None  # within ``writers()``: kept open
 _OPEN_LOCK = threading.Lock()
 
 
-def _writer(db: str) -> Gradebook:
-    """This thread's open gradebook at ``db``: opening one (nbgrader checks every table and
-    the course) costs more than storing a submission, so a run opens it once."""
+@contextlib.contextmanager
+def writers() -> Iterator[None]:
+    """Within it, ``store`` keeps one open gradebook per address and thread (opening one,
+    nbgrader checks every table and the course: more work than storing a submission); all
+    are closed at the end. ``grade`` stores a whole run this way."""
+    global _OPEN
+    with _OPEN_LOCK:
+        outer, _OPEN = _OPEN, _OPEN if _OPEN is not None else {}
+    try:
+        yield
+    finally:
+        if outer is None:
+            with _OPEN_LOCK:
+                for gb in _OPEN.values():
+                    gb.close()
+                _OPEN = None
+
+
+@contextlib.contextmanager
+def _writer(db: str) -> Iterator[Gradebook]:
     key = (db, threading.get_ident())
     with _OPEN_LOCK:
-        if key not in _OPEN:
-            _OPEN[key] = Gradebook(db, COURSE_ID)
-        return _OPEN[key]
-
-
-def close_writers() -> None:
-    """Close the connections ``store`` opened (at the end of a run)."""
+        cached = _OPEN.get(key) if _OPEN is not None else None
+    if cached is not None:
+        yield cached
+        return
+    gb = Gradebook(db, COURSE_ID)
+    try:
+        yield gb
+    except BaseException:
+        gb.close()
+        raise
     with _OPEN_LOCK:
-        for gb in _OPEN.values():
+        if _OPEN is not None:
+            _OPEN[key] = gb
+            return
+    gb.close()
+
+
+def _forget(db: str, gb: Gradebook) -> None:
+    """After a failed store: the next one opens the gradebook afresh."""
+    with _OPEN_LOCK:
+        if _OPEN is not None and _OPEN.get((db, threading.get_ident())) is gb:
+            del _OPEN[(db, threading.get_ident())]
             gb.close()
-        _OPEN.clear()
 
 
 def _replace_entry(db: str, assignment: str, student: str, result: Result) -> None:
-    gb = _writer(db)
-    try:
-        gb.update_or_create_student(student)
+    with _writer(db) as gb:
         try:
-            gb.remove_submission(assignment, student)
-        except MissingEntry:
-            pass
-        with gb.db.no_autoflush:  # build the whole submission, then one commit
-            sub = _build(gb, assignment, student, result)
-        gb.db.add(sub)
-        gb.db.commit()
-    except (IntegrityError, InvalidEntry):
-        gb.db.rollback()
-        raise
-    except BaseException:  # a lost server, an interrupt: the next store opens it afresh
-        gb.db.rollback()
-        with _OPEN_LOCK:
-            _OPEN.pop((db, threading.get_ident()), None)
-        gb.close()
-        raise
+            gb.update_or_create_student(student)
+            try:
+                gb.remove_submission(assignment, student)
+            except MissingEntry:
+                pass
+            with gb.db.no_autoflush:  # build the whole submission, then one commit
+                sub = _build(gb, assignment, student, result)
+            gb.db.add(sub)
+            gb.db.commit()
+        except (IntegrityError, InvalidEntry):
+            gb.db.rollback()
+            _forget(db, gb)
+            raise
+        except BaseException:  # a lost server, an interrupt
+            gb.db.rollback()
+            _forget(db, gb)
+            raise
 
 
 def _build(gb: Gradebook, assignment: str, student: str,

@@ -23,6 +23,7 @@ a Dask cluster of as many local workers and with nothing to start
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
@@ -213,6 +214,8 @@ def grade(root: Path, names: list[str] | None = None, *, jobs: int | None = None
 
         client = connect(scheduler)
     rows = []
+    stores = contextlib.ExitStack()
+    stores.enter_context(gradebook.writers())  # one open gradebook for the run's stores
     try:
         for assignment, todo in plans:
             template = template_course(root, assignment)
@@ -232,7 +235,7 @@ def grade(root: Path, names: list[str] | None = None, *, jobs: int | None = None
             if failures is not None:
                 failures += [f"{assignment}/{line}" for line in failed]
     finally:
-        gradebook.close_writers()
+        stores.close()
         if client is not None:
             client.close()
     return rows
