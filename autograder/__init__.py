@@ -3,9 +3,10 @@
 nbgrader is the engine (generation, execution, gradebook, formgrader, feedback). The layers:
 
 * ``cli``: the command table; ``commands``: one module per command (release, collect, grade,
-  score, feedback, export, merge);
+  score, feedback, export);
 * ``core``: submissions and typed results, reading and repairing notebooks, the template
-  course, grading a batch, scheduling a class, writing the gradebook;
+  course, grading a batch, scheduling a class here or on a Dask cluster, writing the
+  gradebook (SQLite or PostgreSQL);
 * ``runner``: what nbgrader runs: the learner's cells in a sandboxed kernel, the tests in the
   grader across a data-only boundary, and the course's preprocessors;
 * ``keys``: references and test helpers (grader side only);
