@@ -11,14 +11,15 @@
 set -euo pipefail
 
 # One line per package the checks need:
-#   Debian package | command that shows it is installed | what needs it
+#   Debian package | command (or file pattern) that shows it is installed | what needs it
 # Add later ones here. Debian puts PostgreSQL's initdb and postgres under
-# /usr/lib/postgresql/<version>/bin, off PATH: the tests find them there.
+# /usr/lib/postgresql/<version>/bin, off PATH: the tests find them there (postgresql-common's
+# pg_ctlcluster, on PATH, can outlive the server).
 PREREQS=(
   "make|make|the course's commands (make book, make test)"
   "bubblewrap|bwrap|the sandbox python -m autograder grade runs submissions in"
   "chromium|${RNN_CHROMIUM:-chromium}|the browser test of the built book (tests/test_browser.py)"
-  "postgresql|pg_ctlcluster|the gradebook server of the distributed tests (tests/autograder/distributed)"
+  "postgresql|/usr/lib/postgresql/*/bin/initdb|the gradebook server of the distributed tests (tests/autograder/distributed)"
 )
 
 mode=${1:-install}
@@ -37,7 +38,11 @@ missing_packages() {
   local entry package command
   for entry in "${PREREQS[@]}"; do
     IFS='|' read -r package command _ <<<"$entry"
-    command -v "$command" >/dev/null 2>&1 || printf '%s ' "$package"
+    if [[ $command == */* ]]; then
+      compgen -G "$command" >/dev/null || printf '%s ' "$package"
+    else
+      command -v "$command" >/dev/null 2>&1 || printf '%s ' "$package"
+    fi
   done
 }
 
