@@ -9,7 +9,8 @@ from nbgrader.api import Gradebook
 from autograder.core import gradebook
 from autograder.core.course import gradebook_url
 from autograder.core.template import template_course
-from autograder.core.types import Result, TestResult
+from autograder.core.types import Result
+from autograder.core.types import TestResult as Outcome  # not a pytest class
 
 pytestmark = pytest.mark.slow
 
@@ -18,7 +19,7 @@ def _result(db: str, student: str) -> Result:
     """Full marks for ``student``."""
     tests = gradebook.zero_result(db, "add", Result("add", 0.0, 0.0, [])).tests
     full = sum(t.max_points for t in tests)
-    return Result("add", full, full, [TestResult(t.name, t.max_points, t.max_points, True)
+    return Result("add", full, full, [Outcome(t.name, t.max_points, t.max_points, True)
                                       for t in tests], student=student)
 
 
