@@ -21,17 +21,13 @@ import torch
 import torch.nn.functional as F
 
 from autograder.keys import reference as ref
-from autograder.keys.checks import call, check_array, check_type, unpack
+from autograder.keys.checks import _fail, call, check_array, check_type, unpack
 
 PARAMS = ("E", "W_xh", "W_hh", "b_h", "W_hy", "b_y")
 VAL_PLAY = "hamlet"  # held out whole: the training characters come from the other plays
 TRAIN_CHARS = 500_000  # the first characters of the other plays, in alphabetical order
 VAL_CHARS = 20_000  # the first characters of the validation play
 P_MIN = 1e-6  # chi-square p-value below which draws are declared not from the distribution
-
-
-def _fail(msg: str):
-    raise AssertionError(msg)
 
 
 # --------------------------------------------------------------------------------------------

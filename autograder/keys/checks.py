@@ -525,6 +525,18 @@ LSTM_STEP_KEYS = ("dx", "dh_prev", "dc_prev", "dW_x", "dW_h", "db")
 GRU_STEP_KEYS = ("dx", "dh_prev", "dW_x", "dW_h", "db_x", "db_h")
 
 
+def _check_step(fname: str, fn: Callable, key: str, args: list, cell: str, gates: str,
+                cell_grads: Callable, step_grads: Callable, mistakes: Mapping[str, str],
+                B: int, D: int, H: int) -> None:
+    """``fname(*args)[key]`` against torch.autograd through ``torch.nn.<cell>``; a wrong
+    value is matched against ``step_grads``'s known mistakes and wrong gate orders."""
+    out = call(fn, *args)
+    _check_grad(fname, key, out, cell_grads(*args),
+                lambda: _step_mistakes(step_grads, args, gates, mistakes), None, B,
+                reference=f"torch.autograd through torch.nn.{cell}",
+                shape_hints=_step_hints(key, B, D, H, len(gates)))
+
+
 def check_lstm_step_backward(fn: Callable, key: str, B: int = 3, D: int = 4, H: int = 5,
                              seed: int = 0):
     """``lstm_step_backward(dh, dc, x, h_prev, c_prev, W_x, W_h, b)[key]`` against
@@ -532,13 +544,8 @@ def check_lstm_step_backward(fn: Callable, key: str, B: int = 3, D: int = 4, H: 
     a = draw(seed, dh=(B, H), dc=(B, H), x=(B, D), h_prev=(B, H), c_prev=(B, H),
              W_x=(D, 4 * H), W_h=(H, 4 * H), b=(4 * H,))
     args = [a[k] for k in ("dh", "dc", "x", "h_prev", "c_prev", "W_x", "W_h", "b")]
-    out = call(fn, *args)
-    expected = ref.lstm_cell_grads(*args)
-    _check_grad("lstm_step_backward", key, out, expected,
-                lambda: _step_mistakes(ref.lstm_step_grads, args, "ifgo",
-                                               ref.LSTM_STEP_MISTAKES), None, B,
-                reference="torch.autograd through torch.nn.LSTMCell",
-                shape_hints=_step_hints(key, B, D, H, 4))
+    _check_step("lstm_step_backward", fn, key, args, "LSTMCell", "ifgo", ref.lstm_cell_grads,
+                ref.lstm_step_grads, ref.LSTM_STEP_MISTAKES, B, D, H)
 
 
 def check_gru_step_backward(fn: Callable, key: str, B: int = 3, D: int = 4, H: int = 5,
@@ -548,13 +555,8 @@ def check_gru_step_backward(fn: Callable, key: str, B: int = 3, D: int = 4, H: i
     a = draw(seed, dh=(B, H), x=(B, D), h_prev=(B, H), W_x=(D, 3 * H), W_h=(H, 3 * H),
              b_x=(3 * H,), b_h=(3 * H,))
     args = [a[k] for k in ("dh", "x", "h_prev", "W_x", "W_h", "b_x", "b_h")]
-    out = call(fn, *args)
-    expected = ref.gru_cell_grads(*args)
-    _check_grad("gru_step_backward", key, out, expected,
-                lambda: _step_mistakes(ref.gru_step_grads, args, "rzn",
-                                               ref.GRU_STEP_MISTAKES), None, B,
-                reference="torch.autograd through torch.nn.GRUCell",
-                shape_hints=_step_hints(key, B, D, H, 3))
+    _check_step("gru_step_backward", fn, key, args, "GRUCell", "rzn", ref.gru_cell_grads,
+                ref.gru_step_grads, ref.GRU_STEP_MISTAKES, B, D, H)
 
 
 # --------------------------------------------------------------------------------------------

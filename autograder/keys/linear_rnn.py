@@ -18,20 +18,7 @@ import numpy as np
 import torch
 
 from autograder.keys import reference as ref
-from autograder.keys.checks import check_array, check_type
-
-
-def call(fn: Callable, names: Sequence[str], *args):
-    """``fn(*args)`` on copies of ``args``; fail, naming the argument (``names``, as the
-    assignment spells them: a proxy's own signature does not tell), if it changed one."""
-    copies = [np.array(a, copy=True) for a in args]
-    out = fn(*copies)
-    for name, a, c in zip(names, args, copies, strict=True):
-        if c.shape != a.shape or not np.array_equal(a, c):
-            raise AssertionError(
-                f"{getattr(fn, '__name__', 'the function')} modified its argument {name} in "
-                f"place; compute new arrays instead (e.g. `{name} = {name}.copy()` first).")
-    return out
+from autograder.keys.checks import call, check_array, check_type
 
 # --------------------------------------------------------------------------------------------
 # Seeded inputs and references
@@ -149,7 +136,7 @@ def check_scan(fn: Callable, T: int = 7, B: int = 2, H: int = 3, seed: int = 0,
                name: str = "the scan"):
     """``fn(a, b, h0)`` -> Hs against the sequential torch reference (float64)."""
     x = scan_inputs(T, B, H, seed)
-    got = call(fn, ("a", "b", "h0"), x["a"], x["b"], x["h0"])
+    got = call(fn, x["a"], x["b"], x["h0"])
     expected = scan_reference(x["a"], x["b"], x["h0"])
     check_array(f"Hs of {name} (T={T})", got, expected, time_axis=True,
                 shape_hints=_hints(T, B, H), reference="the step-by-step torch reference",
@@ -161,7 +148,7 @@ def check_min_gru_forward(fn: Callable, T: int = 7, B: int = 2, D: int = 3, H: i
     """``min_gru_forward(X, h0, W_z, b_z, W_h, b_h)`` against the step-by-step reference."""
     x = min_gru_inputs(T, B, D, H, seed)
     args = [x[k] for k in ("X", "h0", "W_z", "b_z", "W_h", "b_h")]
-    got = call(fn, ("X", "h0", "W_z", "b_z", "W_h", "b_h"), *args)
+    got = call(fn, *args)
     check_array(f"Hs of min_gru_forward (T={T})", got, min_gru_reference(*args),
                 time_axis=True, shape_hints=_hints(T, B, H),
                 reference="minGRU step by step in torch",
