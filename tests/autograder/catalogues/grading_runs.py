@@ -1,11 +1,12 @@
 """Grade every catalogue notebook once per test session, through the real autograder.
 
-The solution, the release, every mutant and every alternative of each assignment are graded
-by ``autograder.commands.score.score_many`` (one nbgrader course, one kernel per notebook), in
-chunks of at most ``CHUNK`` notebooks of one assignment: two chunks are graded at a time (CI
-has two cores), each in a process of its own (``score_many`` runs nbgrader in process, and
-nbgrader is not thread-safe), so that an assignment with a large catalogue does not leave one
-core idle at the end.
+Each assignment's solution, its release, and its catalogue entries packed into notebooks
+(``batches.pack``: one entry per function, each kept apart by a test of its own) are graded
+by ``autograder.commands.score.score_many`` (one nbgrader course, one kernel per notebook),
+in chunks of at most ``CHUNK`` notebooks of one assignment: two chunks are graded at a time
+(CI has two cores), each in a process of its own (``score_many`` runs nbgrader in process,
+and nbgrader is not thread-safe), largest first. A second round grades alone every entry
+that its shared notebook could not decide (``batches``).
 """
 
 from __future__ import annotations
@@ -15,91 +16,185 @@ import multiprocessing
 import tempfile
 import time
 import traceback
+from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
 
 from autograder.commands.score import score_many
-from tests.autograder.catalogues.mutations import ALTERNATIVES, MUTANTS, ROOT, learner_notebook
+from tests.autograder.catalogues.batches import isolating_tests, pack
+from tests.autograder.catalogues.mutations import (
+    ALTERNATIVES,
+    MUTANTS,
+    ROOT,
+    Variant,
+    learner_notebook,
+    reach_of_tests,
+)
 
 ASSIGNMENTS = sorted(p.name for p in (ROOT / "solutions").iterdir()
                      if (p / f"{p.name}.ipynb").exists())
 WORKERS = 2
-
-
-def _jobs(assignment: str) -> dict[str, nbformat.NotebookNode]:
-    jobs = {
-        "solution": nbformat.read(ROOT / "solutions" / assignment / f"{assignment}.ipynb", 4),
-        "release": nbformat.read(ROOT / "exercises" / assignment / f"{assignment}.ipynb", 4),
-    }
-    for v in MUTANTS + ALTERNATIVES:
-        if v.assignment == assignment:
-            jobs[v.id] = learner_notebook(assignment, v)
-    return jobs
-
-
 CHUNK = 12
 
 
-def _grade(chunk: tuple[str, list[str]]) -> tuple[dict[str, dict], float]:
+@dataclass(frozen=True)
+class Job:
+    """One notebook to grade: the solution, the release, or catalogue entries of one
+    assignment (``key`` names it; ``variants`` are the entries it carries)."""
+
+    assignment: str
+    key: str
+    variants: tuple[Variant, ...] = ()
+
+    def notebook(self) -> nbformat.NotebookNode:
+        if self.key in ("solution", "release"):
+            folder = "solutions" if self.key == "solution" else "exercises"
+            return nbformat.read(ROOT / folder / self.assignment / f"{self.assignment}.ipynb", 4)
+        return learner_notebook(self.assignment, self.variants)
+
+
+@dataclass
+class Verdict:
+    """How one catalogue entry was graded: the result of the notebook that carried it, the
+    tests that decide about it (None: every test), and the entries it shared the notebook with."""
+
+    result: dict
+    deciding: list[str] | None
+    shared_with: list[str]
+
+
+def _batch_job(assignment: str, batch: tuple[Variant, ...]) -> Job:
+    return Job(assignment, "+".join(v.id for v in batch), batch)
+
+
+def first_round(assignment: str) -> list[Job]:
+    """The solution, the release, then the catalogue entries packed into notebooks."""
+    reach = reach_of_tests(assignment)
+    mutants = [m for m in MUTANTS if m.assignment == assignment]
+    alternatives = [a for a in ALTERNATIVES if a.assignment == assignment]
+    return ([Job(assignment, "solution"), Job(assignment, "release")]
+            + [_batch_job(assignment, b) for b in pack(mutants, reach)]
+            + [_batch_job(assignment, b) for b in pack(alternatives)])
+
+
+def undecided(job: Job, result: dict, reach: dict[str, frozenset[str]]) -> list[Variant]:
+    """The entries of a shared notebook that it could not decide: a mutant none of whose
+    isolating tests failed, every alternative of a notebook short of full marks."""
+    if len(job.variants) < 2:
+        return []
+    passed = {t["name"]: t["passed"] for t in result["tests"]}
+    alternatives = [v for v in job.variants if v in ALTERNATIVES]
+    out = alternatives if result["score"] < result["max_score"] else []
+    return out + [m for m in job.variants if m in MUTANTS
+                  and all(passed.get(t, True) for t in isolating_tests(m, job.variants, reach))]
+
+
+def _grade(chunk: list[Job]) -> tuple[dict[str, dict], float]:
     start = time.perf_counter()
     try:
-        return _grade_chunk(*chunk), time.perf_counter() - start
+        return _grade_chunk(chunk), time.perf_counter() - start
     except Exception:  # recorded once, reported by every test of this assignment
         return {"error": traceback.format_exc(limit=3)}, time.perf_counter() - start
 
 
-def _grade_chunk(assignment: str, keys: list[str]) -> dict[str, dict]:
-    jobs = _jobs(assignment)
+def _grade_chunk(chunk: list[Job]) -> dict[str, dict]:
+    assignment = chunk[0].assignment
     with tempfile.TemporaryDirectory(prefix=f"catalogue-{assignment}-") as tmp:
         paths = []
-        for i, key in enumerate(keys):
+        for i, job in enumerate(chunk):
             folder = Path(tmp) / f"{i:03d}"
             folder.mkdir()
             paths.append(folder / f"{assignment}.ipynb")
-            nbformat.write(jobs[key], paths[-1])
+            nbformat.write(job.notebook(), paths[-1])
         results = score_many(paths, assignment)
-    return {key: r.to_dict() for key, r in zip(keys, results, strict=True)}
+    return {job.key: r.to_dict() for job, r in zip(chunk, results, strict=True)}
 
 
-def _chunks() -> list[tuple[str, list[str]]]:
-    """(assignment, notebook keys) of at most CHUNK notebooks each, largest assignments first."""
+def _chunks(jobs: Iterable[Job]) -> list[list[Job]]:
+    """Chunks of at most CHUNK jobs of one assignment, of about equal size, largest first."""
+    by_assignment: dict[str, list[Job]] = {}
+    for job in jobs:
+        by_assignment.setdefault(job.assignment, []).append(job)
     chunks = []
-    for assignment in ASSIGNMENTS:
-        try:
-            keys = list(_jobs(assignment))
-        except Exception:  # a broken catalogue entry: the chunk's worker records the error
-            chunks.append((assignment, ["solution"]))
-            continue
-        n = -(-len(keys) // CHUNK)  # chunks of about equal size
-        chunks += [(assignment, keys[i::n]) for i in range(n)]
-    return sorted(chunks, key=lambda c: -len(c[1]))
+    for group in by_assignment.values():
+        n = -(-len(group) // CHUNK)
+        chunks += [group[i::n] for i in range(n)]
+    return sorted(chunks, key=lambda c: -len(c))
+
+
+def _run(jobs: list[Job], results: dict[str, dict], seconds: dict[str, float]) -> None:
+    """Grade ``jobs`` into ``results`` (assignment -> key -> result, or "error")."""
+    chunks = _chunks(jobs)
+    with ProcessPoolExecutor(WORKERS, mp_context=multiprocessing.get_context("spawn")) as pool:
+        parts = list(pool.map(_grade, chunks))
+    for chunk, (part, took) in zip(chunks, parts, strict=True):
+        assignment = chunk[0].assignment
+        if "error" in part or "error" in results[assignment]:
+            results[assignment] = {"error": part.get("error") or results[assignment]["error"]}
+        else:
+            results[assignment].update(part)
+        seconds[assignment] += took
 
 
 @functools.cache
 def graded() -> dict[str, dict[str, dict]]:
-    """assignment -> (solution | release | variant id) -> the autograder's result dict."""
-    chunks = _chunks()
-    with ProcessPoolExecutor(WORKERS, mp_context=multiprocessing.get_context("spawn")) as pool:
-        parts = list(pool.map(_grade, chunks))
-    out: dict[str, dict[str, dict]] = {name: {} for name in ASSIGNMENTS}
-    seconds: dict[str, float] = dict.fromkeys(ASSIGNMENTS, 0.0)
-    for (assignment, _), (results, took) in zip(chunks, parts, strict=True):
-        if "error" in results or "error" in out[assignment]:
-            out[assignment] = {"error": results.get("error") or out[assignment]["error"]}
-        else:
-            out[assignment].update(results)
-        seconds[assignment] += took
+    """assignment -> job key -> the autograder's result dict (or "error" -> the traceback)."""
+    results: dict[str, dict] = {name: {} for name in ASSIGNMENTS}
+    seconds = dict.fromkeys(ASSIGNMENTS, 0.0)
+    jobs: list[Job] = []
+    for assignment in ASSIGNMENTS:
+        try:
+            jobs += first_round(assignment)
+        except Exception:  # a broken catalogue entry: every test of the assignment says so
+            results[assignment] = {"error": traceback.format_exc(limit=3)}
+    _run(jobs, results, seconds)
+    again = [Job(job.assignment, v.id, (v,)) for job in jobs
+             if "error" not in results[job.assignment]
+             for v in undecided(job, results[job.assignment][job.key],
+                                reach_of_tests(job.assignment))]
+    if again:
+        _run(again, results, seconds)
     for name in ASSIGNMENTS:
-        print(f"graded {len(out[name])} notebooks of {name} in {seconds[name]:.1f} s "
+        print(f"graded {len(results[name])} notebooks of {name} in {seconds[name]:.1f} s "
               "(summed over its chunks)")
+    return results
+
+
+@functools.cache
+def verdicts() -> dict[str, Verdict]:
+    """Catalogue entry id -> its verdict: graded alone when its shared notebook could not
+    decide, else in the shared notebook, decided by its isolating tests."""
+    out = {}
+    for assignment in ASSIGNMENTS:
+        results = graded()[assignment]
+        if "error" in results:
+            continue
+        reach = reach_of_tests(assignment)
+        for job in first_round(assignment):
+            for v in job.variants:
+                if v.id in results:  # graded again alone
+                    out[v.id] = Verdict(results[v.id], None, [])
+                else:
+                    deciding = (isolating_tests(v, job.variants, reach)
+                                if len(job.variants) > 1 and v in MUTANTS else None)
+                    out[v.id] = Verdict(results[job.key], deciding,
+                                        [w.id for w in job.variants if w != v])
     return out
 
 
 def graded_result(assignment: str, key: str) -> dict:
-    """The result of one graded notebook; fails the calling test if grading itself failed."""
+    """The result of the solution or release notebook; fails the calling test if grading
+    itself failed."""
     results = graded()[assignment]
     if "error" in results:
         raise AssertionError(f"grading {assignment} failed:\n{results['error']}")
     return results[key]
+
+
+def verdict(variant: Variant) -> Verdict:
+    """How a catalogue entry was graded; fails the calling test if grading itself failed."""
+    graded_result(variant.assignment, "solution")
+    return verdicts()[variant.id]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import textwrap
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,20 +56,25 @@ def solution_bodies(assignment: str) -> dict[str, str]:
     return bodies
 
 
-def learner_notebook(assignment: str, variant: Variant | None = None,
+def learner_notebook(assignment: str, variant: Variant | Sequence[Variant] | None = None,
                      complete: bool = True) -> nbformat.NotebookNode:
-    """The release notebook with every stub filled from the reference, except ``variant``.
+    """The release notebook with every stub filled from the reference, except the variants'
+    functions (one variant per function), whose code comes from the catalogue.
 
-    With ``complete=False`` only the variant's function is filled (the others stay stubs).
+    With ``complete=False`` only the variants' functions are filled (the others stay stubs).
     """
+    variants = [variant] if isinstance(variant, Variant) else list(variant or ())
+    by_function = {v.function: v for v in variants}
+    if len(by_function) != len(variants):
+        raise ValueError(f"two variants of one function: {[v.id for v in variants]}")
     nb = nbformat.read(ROOT / "exercises" / assignment / f"{assignment}.ipynb", as_version=4)
     bodies = solution_bodies(assignment)
     for cell in nb.cells:
         if not cell.get("metadata", {}).get("nbgrader", {}).get("solution"):
             continue
         name = NAME.search(cell.source).group(1)
-        if variant is not None and name == variant.function:
-            code = variant.body(bodies[name])
+        if name in by_function:
+            code = by_function[name].body(bodies[name])
         elif complete:
             code = bodies[name]
         else:
@@ -76,6 +82,34 @@ def learner_notebook(assignment: str, variant: Variant | None = None,
         cell.source = STUB.sub(lambda m, code=code: textwrap.indent(code, m.group(1)),
                                cell.source, count=1)
     return nb
+
+
+def reach_of_tests(assignment: str) -> dict[str, frozenset[str]]:
+    """Test cell grade_id -> the graded functions (and classes) its outcome depends on.
+
+    A test reaches the functions its source names (hidden tests included) and, through the
+    reference code, every function those call: a test of ``rnn_forward`` reaches
+    ``rnn_cell_forward`` too, since the learner's ``rnn_forward`` calls the learner's cell.
+    """
+    nb = nbformat.read(ROOT / "solutions" / assignment / f"{assignment}.ipynb", as_version=4)
+    names = set(solution_bodies(assignment))
+
+    def named(source: str) -> set[str]:
+        return names & set(re.findall(r"\b\w+\b", source))
+
+    calls = {name: named(body) - {name} for name, body in solution_bodies(assignment).items()}
+    reach = {}
+    for cell in nb.cells:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if cell.cell_type != "code" or not meta.get("grade") or meta.get("solution"):
+            continue
+        found, todo = set(), named(cell.source)
+        while todo:
+            name = todo.pop()
+            found.add(name)
+            todo |= calls[name] - found
+        reach[meta["grade_id"]] = frozenset(found)
+    return reach
 
 
 V = Variant
