@@ -6,9 +6,11 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 JB_FLAGS := -n -W --keep-going
+# pytest on every core (pytest-xdist; one worker per test module, tests/conftest.py).
+PYTEST := $(BIN)/python -m pytest -n auto --dist loadgroup
 # pytest for `make test`: any skipped test fails the run (scripts/pytest_no_skips.py); the
 # slowest tests are listed, to keep `make test` within its 15 minutes.
-PYTEST_ALL := $(BIN)/python -m pytest -p scripts.pytest_no_skips --durations=20
+PYTEST_ALL := $(PYTEST) -p scripts.pytest_no_skips --durations=20
 # The quick loop: no built book, no grading catalogues (markers in pyproject.toml).
 FAST_TESTS := not book and not slow
 LOCK_VENV := $(VENV)/lock-tools
@@ -73,7 +75,7 @@ lint: venv
 check: lint pytest-fast
 
 pytest-fast: venv
-	$(BIN)/python -m pytest -m "$(FAST_TESTS)"
+	$(PYTEST) -m "$(FAST_TESTS)"
 
 # Every test (after `make build` or `make bench`, which build the book).
 pytest: venv
@@ -110,10 +112,12 @@ bench-cluster: venv
 formgrader: venv
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/jupyter lab --no-browser --ServerApp.root_dir="$(CURDIR)"
 
-# Everything CI checks. `bench-build` does the cold book build (and times it) before pytest
-# reads the built pages. The grading throughput (`make bench-grading`, about three minutes)
-# is a benchmark, not a check: the grading catalogues in pytest check grading itself.
-test: prereqs venv lint bench-build pytest
+# Everything CI checks: the book is built as `make build` does (after `make book`, only what
+# changed executes; a change to rnncourse/ or the lock executes every page, and CI's fresh
+# clone builds cold), then pytest reads the built pages. The timings are benchmarks, not
+# checks: `make bench-book` (cold, warm and one-page builds), `make bench-loops`,
+# `make bench-grading` (the grading catalogues in pytest check grading itself).
+test: prereqs venv lint build pytest
 
 clean:
 	rm -rf _build grading

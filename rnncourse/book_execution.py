@@ -12,6 +12,11 @@ these in the order they were started; just before it reads one (``source-read``)
 extension waits for its execution and puts it in the cache exactly as MyST-NB would (same
 reader, same hash, same ``execution_seconds``). MyST-NB then finds every page in the cache.
 
+The pages import this package (``rnncourse``), which the cache's match on a page's code does
+not see: when the package's files or ``requirements.lock`` change between builds, the
+extension starts the build afresh (``config-inited``: no pickled Sphinx environment, an empty
+execution cache), so every page executes again with the new code.
+
 The pages are the ones Sphinx builds, that is ``_toc.yml``'s (``only_build_toc_files``), read
 by MyST-NB's own reader with the book's configuration. A page that fails stops the build with
 its cell and traceback, once the other pages have finished (so their results are cached).
@@ -25,9 +30,11 @@ Settings (environment variables, for benchmarks and small machines):
 
 from __future__ import annotations
 
+import hashlib
 import json
 import multiprocessing
 import os
+import shutil
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -35,6 +42,8 @@ from pathlib import Path, PurePosixPath
 from tempfile import TemporaryDirectory
 
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+PACKAGE = Path(__file__).resolve().parent
+FINGERPRINT = "rnncourse.fingerprint"  # in Sphinx's doctree folder
 
 
 @dataclass
@@ -75,6 +84,44 @@ def kernel_environment(jobs: int) -> dict[str, str]:
         return {}
     threads = os.environ.get("RNNCOURSE_KERNEL_THREADS") or str(max(1, available_cpus() // jobs))
     return dict.fromkeys(THREAD_VARIABLES, threads)
+
+
+def fingerprint(package: Path, lock: Path) -> str:
+    """sha256 of the package's files (names and bytes; no bytecode) and of the lock file."""
+    digest = hashlib.sha256()
+    files = sorted(p for p in package.rglob("*")
+                   if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc")
+    for path in [*files, lock]:
+        if path.is_file():
+            name = path.relative_to(package.parent) if path.is_relative_to(package.parent) else path
+            digest.update(f"{name.as_posix()}\0".encode())
+            digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def forget_stale_pages(app, config) -> None:
+    """``config-inited``: when the package or the lock changed since the last build, drop the
+    pickled environment (Sphinx reads every page again) and the execution cache (every page
+    executes again). The first build, with neither, has nothing to drop."""
+    from sphinx.util import logging
+
+    doctrees = Path(app.doctreedir)
+    stamp = doctrees / FINGERPRINT
+    now = fingerprint(PACKAGE, Path(app.srcdir) / "requirements.lock")
+    before = stamp.read_text().strip() if stamp.is_file() else None
+    if before == now:
+        return
+    cache = (getattr(config, "nb_execution_cache_path", "")
+             or Path(app.outdir).parent / ".jupyter_cache")
+    stale = [p for p in (doctrees / "environment.pickle", Path(cache)) if p.exists()]
+    if stale:
+        logging.getLogger(__name__).info(
+            "[rnncourse] rnncourse/ or requirements.lock changed since the last build: "
+            "every page executes again")
+    for path in stale:
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
+    doctrees.mkdir(parents=True, exist_ok=True)
+    stamp.write_text(now + "\n")
 
 
 def _init_worker(env: dict[str, str]) -> None:
@@ -308,6 +355,7 @@ def _store(cache, page: Page, executed, seconds: float) -> None:
 
 
 def setup(app) -> dict:
+    app.connect("config-inited", forget_stale_pages)
     app.connect("env-before-read-docs", execute_in_parallel)
     app.connect("source-read", wait_for_page)
     app.connect("build-finished", stop)

@@ -11,6 +11,23 @@ from tests.builders import add_assignment, make_course
 
 ROOT = Path(__file__).resolve().parents[1]
 
+# `make test` and `make check` run the tests on every core (pytest-xdist, `--dist
+# loadgroup`). Each test module is one group, kept on one worker, so that what a module
+# grades or starts once (a catalogue, a server) is done once; modules that share such a
+# thing share a group.
+SHARED_GROUPS = {
+    "tests/autograder/catalogues/test_mutations.py": "catalogues",  # grading_runs.graded()
+    "tests/autograder/test_assignments.py": "catalogues",
+    "tests/autograder/distributed/": "distributed",  # one PostgreSQL server per worker
+}
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    for item in items:
+        path = item.nodeid.split("::")[0]
+        group = next((g for prefix, g in SHARED_GROUPS.items() if path.startswith(prefix)), path)
+        item.add_marker(pytest.mark.xdist_group(group))
+
 
 @pytest.fixture(scope="session")
 def root() -> Path:
