@@ -18,6 +18,10 @@ c.CourseDirectory.db_url = "sqlite:///grading/gradebook.db"  # or PostgreSQL: ..
 # A kernel must start within 60 s. Every other limit (time per cell and per notebook, memory,
 # processes, sizes) is autograder.settings.Limits, read by SplitExecute.
 c.Execute.startup_timeout = 60
+# `nbgrader validate` runs every cell, the not-graded training runs too (char_lm's takes about
+# 5 s on an idle core): nbgrader's 30 s a cell fails it on a slow or busy machine. Grading
+# does not read this: SplitExecute sets its own time limits from Limits.
+c.Execute.timeout = 120
 
 # Where each cell runs (autograder/runner/execute.py): SplitExecute replaces nbgrader's Execute.
 # The learner's cells run in a sandboxed kernel (autograder/runner/sandbox.py); the test cells
