@@ -16,10 +16,11 @@ import multiprocessing
 import tempfile
 import time
 import traceback
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 
 import nbformat
 
@@ -66,13 +67,19 @@ class Verdict:
     shared_with: list[str]
 
 
+@functools.cache
+def _reach(assignment: str) -> Mapping[str, frozenset[str]]:
+    """``reach_of_tests`` of an assignment, read once per session (read-only)."""
+    return MappingProxyType(reach_of_tests(assignment))
+
+
 def _batch_job(assignment: str, batch: tuple[Variant, ...]) -> Job:
     return Job(assignment, "+".join(v.id for v in batch), batch)
 
 
 def first_round(assignment: str) -> list[Job]:
     """The solution, the release, then the catalogue entries packed into notebooks."""
-    reach = reach_of_tests(assignment)
+    reach = _reach(assignment)
     mutants = [m for m in MUTANTS if m.assignment == assignment]
     alternatives = [a for a in ALTERNATIVES if a.assignment == assignment]
     return ([Job(assignment, "solution"), Job(assignment, "release")]
@@ -80,7 +87,7 @@ def first_round(assignment: str) -> list[Job]:
             + [_batch_job(assignment, b) for b in pack(alternatives)])
 
 
-def undecided(job: Job, result: dict, reach: dict[str, frozenset[str]]) -> list[Variant]:
+def undecided(job: Job, result: dict, reach: Mapping[str, frozenset[str]]) -> list[Variant]:
     """The entries of a shared notebook that it could not decide: a mutant none of whose
     isolating tests failed, every alternative of a notebook short of full marks."""
     if len(job.variants) < 2:
@@ -154,7 +161,7 @@ def graded() -> dict[str, dict[str, dict]]:
     again = [Job(job.assignment, v.id, (v,)) for job in jobs
              if "error" not in results[job.assignment]
              for v in undecided(job, results[job.assignment][job.key],
-                                reach_of_tests(job.assignment))]
+                                _reach(job.assignment))]
     if again:
         _run(again, results, seconds)
     for name in ASSIGNMENTS:
@@ -172,7 +179,7 @@ def verdicts() -> dict[str, Verdict]:
         results = graded()[assignment]
         if "error" in results:
             continue
-        reach = reach_of_tests(assignment)
+        reach = _reach(assignment)
         for job in first_round(assignment):
             for v in job.variants:
                 if v.id in results:  # graded again alone

@@ -10,6 +10,7 @@ replacement, ``old`` must occur), or replaces the whole body when ``old`` is Non
 
 from __future__ import annotations
 
+import ast
 import re
 import textwrap
 from collections.abc import Sequence
@@ -85,31 +86,61 @@ def learner_notebook(assignment: str, variant: Variant | Sequence[Variant] | Non
 
 
 def reach_of_tests(assignment: str) -> dict[str, frozenset[str]]:
-    """Test cell grade_id -> the graded functions (and classes) its outcome depends on.
-
-    A test reaches the functions its source names (hidden tests included) and, through the
-    reference code, every function those call: a test of ``rnn_forward`` reaches
-    ``rnn_cell_forward`` too, since the learner's ``rnn_forward`` calls the learner's cell.
-    """
+    """Test cell grade_id -> the graded functions (and classes) its outcome depends on
+    (``reach_in`` the solution notebook)."""
     nb = nbformat.read(ROOT / "solutions" / assignment / f"{assignment}.ipynb", as_version=4)
-    names = set(solution_bodies(assignment))
+    return reach_in(nb, solution_bodies(assignment))
 
+
+def reach_in(nb: nbformat.NotebookNode, bodies: dict[str, str]) -> dict[str, frozenset[str]]:
+    """Test cell grade_id -> the functions of ``bodies`` (name -> reference code) its outcome
+    depends on.
+
+    A test reaches the functions its source names (hidden tests included); the functions
+    behind the variables it reads from earlier cells (a test of ``sample`` that reads a
+    ``model`` an earlier cell trained reaches ``train``); and, through the reference code,
+    every function those call (a test of ``rnn_forward`` reaches ``rnn_cell_forward`` too,
+    since the learner's ``rnn_forward`` calls the learner's cell).
+    """
     def named(source: str) -> set[str]:
-        return names & set(re.findall(r"\b\w+\b", source))
+        return bodies.keys() & set(re.findall(r"\b\w+\b", source))
 
-    calls = {name: named(body) - {name} for name, body in solution_bodies(assignment).items()}
+    calls = {name: named(body) - {name} for name, body in bodies.items()}
+    made: dict[str, set[str]] = {}  # variable -> the functions behind its value
     reach = {}
     for cell in nb.cells:
         meta = cell.get("metadata", {}).get("nbgrader", {})
-        if cell.cell_type != "code" or not meta.get("grade") or meta.get("solution"):
+        if cell.cell_type != "code" or meta.get("solution"):
             continue
-        found, todo = set(), named(cell.source)
+        reads, writes = _free_and_assigned(cell.source)
+        found, todo = set(), named(cell.source).union(*(made.get(v, ()) for v in reads))
         while todo:
             name = todo.pop()
             found.add(name)
             todo |= calls[name] - found
-        reach[meta["grade_id"]] = frozenset(found)
+        made.update(dict.fromkeys(writes, found))
+        if meta.get("grade"):
+            reach[meta["grade_id"]] = frozenset(found)
     return reach
+
+
+def _free_and_assigned(source: str) -> tuple[set[str], set[str]]:
+    """The names a cell reads before it assigns them (from earlier cells), and the names it
+    assigns. A line that both assigns and reads a name reads it first (``x = x + 1``); a cell
+    that is not plain Python reads every word in it."""
+    code = re.sub(r"^[ \t]*[%!].*$", "", source, flags=re.M)  # IPython magics and shell lines
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return set(re.findall(r"\b\w+\b", source)), set()
+    first_write: dict[str, int] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+            first_write[node.id] = min(node.lineno, first_write.get(node.id, node.lineno))
+    reads = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)
+             and isinstance(node.ctx, ast.Load)
+             and node.lineno <= first_write.get(node.id, node.lineno)}
+    return reads, set(first_write)
 
 
 V = Variant

@@ -3,11 +3,18 @@ entry its shared notebook cannot decide is graded again alone."""
 
 from __future__ import annotations
 
+import nbformat
 import pytest
 
 from tests.autograder.catalogues.batches import isolating_tests, pack
 from tests.autograder.catalogues.grading_runs import ASSIGNMENTS, Job, undecided
-from tests.autograder.catalogues.mutations import ALTERNATIVES, MUTANTS, Variant, reach_of_tests
+from tests.autograder.catalogues.mutations import (
+    ALTERNATIVES,
+    MUTANTS,
+    Variant,
+    reach_in,
+    reach_of_tests,
+)
 
 
 def _entry(id_: str, function: str) -> Variant:
@@ -32,6 +39,38 @@ def test_hidden_tests_count_in_the_reach():
     reach = reach_of_tests("forecasting")
     assert reach["test_heldout_near_reference"] == {"make_windows", "Forecaster", "train",
                                                     "forecast"}
+
+
+def _toy_notebook(*cells: tuple[str, str | None]) -> nbformat.NotebookNode:
+    """Code cells (source, grade_id of a test cell or None)."""
+    nb = nbformat.v4.new_notebook()
+    for source, grade_id in cells:
+        cell = nbformat.v4.new_code_cell(source)
+        if grade_id:
+            cell.metadata["nbgrader"] = {"grade": True, "solution": False, "grade_id": grade_id}
+        nb.cells.append(cell)
+    return nb
+
+
+TOY_BODIES = {"train": "return fit(data)", "fit": "return 1", "sample": "return model"}
+
+
+def test_a_test_reaches_the_functions_behind_the_variables_it_reads_from_earlier_cells():
+    nb = _toy_notebook(("model = train(data)\nsteps = 3", None),
+                       ("model2 = model", None),
+                       ("out = sample(model2)\nassert out == 1", "test_sample"),
+                       ("assert steps == 3", "test_steps"),
+                       ("out = out + 1\nassert out == 2", "test_out"))
+    reach = reach_in(nb, TOY_BODIES)
+    assert reach["test_sample"] == {"sample", "train", "fit"}
+    assert reach["test_steps"] == {"train", "fit"}  # the cell that set it called train
+    assert reach["test_out"] == {"sample", "train", "fit"}  # reads out before it assigns it
+
+
+def test_a_variable_the_test_assigns_before_reading_is_its_own():
+    nb = _toy_notebook(("model = train(data)", None),
+                       ("model = 1\nassert sample(model) == 1", "test_sample"))
+    assert reach_in(nb, TOY_BODIES)["test_sample"] == {"sample"}
 
 
 def test_a_test_that_reaches_another_changed_function_does_not_isolate():
