@@ -6,8 +6,8 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 JB_FLAGS := -n -W --keep-going
-# pytest on every core (pytest-xdist; one worker per test module, tests/conftest.py).
-PYTEST := $(BIN)/python -m pytest -n auto --dist loadgroup
+# pytest on every core (pytest-xdist; each test module stays on one worker, tests/conftest.py).
+PYTEST := $(BIN)/python -m pytest -n auto --dist loadscope
 # pytest for `make test`: any skipped test fails the run (scripts/pytest_no_skips.py); the
 # slowest tests are listed, to keep `make test` within its 15 minutes.
 PYTEST_ALL := $(PYTEST) -p scripts.pytest_no_skips --durations=20

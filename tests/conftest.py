@@ -11,22 +11,36 @@ from tests.builders import add_assignment, make_course
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# `make test` and `make check` run the tests on every core (pytest-xdist, `--dist
-# loadgroup`). Each test module is one group, kept on one worker, so that what a module
-# grades or starts once (a catalogue, a server) is done once; modules that share such a
-# thing share a group.
+# `make test` and `make check` run the tests on every core (pytest-xdist, `--dist loadscope`),
+# with the scheduler below: each test module is one unit of work, kept on one worker, so that
+# what a module grades or starts once (a catalogue, a server) is done once; modules that share
+# such a thing share a unit. (xdist's own `xdist_group` marks no longer group anything under
+# pytest 9.2: pytest-dev/pytest-xdist#1386.)
 SHARED_GROUPS = {
     "tests/autograder/catalogues/test_mutations.py": "catalogues",  # grading_runs.graded()
     "tests/autograder/test_assignments.py": "catalogues",
-    "tests/autograder/distributed/": "distributed",  # one PostgreSQL server per worker
+    "tests/autograder/distributed/": "distributed",  # one PostgreSQL server
 }
 
 
-def pytest_collection_modifyitems(config, items) -> None:
-    for item in items:
-        path = item.nodeid.split("::")[0]
-        group = next((g for prefix, g in SHARED_GROUPS.items() if path.startswith(prefix)), path)
-        item.add_marker(pytest.mark.xdist_group(group))
+def group_of(nodeid: str) -> str:
+    """The unit of work of a test: its shared group, else its module."""
+    path = nodeid.split("::")[0]
+    return next((g for prefix, g in SHARED_GROUPS.items() if path.startswith(prefix)), path)
+
+
+@pytest.hookimpl(tryfirst=True, optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """`--dist loadscope` with ``group_of`` as its scope (largest unit first, as loadscope)."""
+    if config.getvalue("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ModuleGroups(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return group_of(nodeid)
+
+    return ModuleGroups(config, log)
 
 
 @pytest.fixture(scope="session")
