@@ -36,21 +36,3 @@ def test_release_scores_zero_with_every_test_graded(assignment):
 def test_solution_tests_total_the_points_of_the_intro_table(assignment):
     result = graded_result(assignment, "solution")
     assert sum(t["max_points"] for t in result["tests"]) == result["max_score"]
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("assignment", ASSIGNMENTS)
-def test_solution_runs_top_to_bottom_as_a_learner_runs_it(assignment, tmp_path):
-    """Every cell, the demonstrations and the not-graded training included, runs in the
-    course's environment (grading skips some cells: this is where they are checked)."""
-    import nbformat
-    from nbclient import NotebookClient
-
-    from tests.autograder.catalogues.mutations import ROOT
-
-    nb = nbformat.read(ROOT / "solutions" / assignment / f"{assignment}.ipynb", 4)
-    NotebookClient(nb, timeout=300, kernel_name="python3",
-                   resources={"metadata": {"path": str(tmp_path)}}).execute()
-    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
-              if o.get("output_type") == "error"]
-    assert not errors

@@ -56,18 +56,40 @@ def test_source_notebooks_carry_no_outputs(root, assignment):
         assert not [c for c in nb.cells if c.cell_type == "code" and c.outputs], path
 
 
-def validate(path) -> str:
-    proc = subprocess.run([sys.executable, "-m", "nbgrader", "validate", str(path)],
+def validate(path, every_cell: bool = False) -> str:
+    """``nbgrader validate``'s output; with ``every_cell``, a cell that grades nothing fails it
+    too when it raises or writes to stderr (``Validator.validate_all``)."""
+    flags = ["--Validator.validate_all=True"] if every_cell else []
+    proc = subprocess.run([sys.executable, "-m", "nbgrader", "validate", *flags, str(path)],
                           capture_output=True, text=True, timeout=600)
     return proc.stdout + proc.stderr
 
 
+PASSES = "Success! Your notebook passes all the tests."
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
-def test_nbgrader_validate_passes_on_the_solution(root, assignment):
+def test_every_cell_of_the_solution_runs_and_nbgrader_validate_passes(root, assignment):
+    """Top to bottom as a learner runs it: the demonstrations and the not-graded training too
+    (grading skips some cells: this is where they are checked), in the course's environment."""
     for path in (root / "solutions" / assignment).glob("*.ipynb"):
-        out = validate(path)
-        assert "Success! Your notebook passes all the tests." in out, out[-2000:]
+        out = validate(path, every_cell=True)
+        assert PASSES in out, out[-2000:]
+
+
+@pytest.mark.slow
+def test_a_demonstration_cell_that_raises_fails_the_solution_check(root, tmp_path):
+    nb = nbformat.read(root / "solutions" / "rnn_forward" / "rnn_forward.ipynb", 4)
+    demo = next(c for c in reversed(nb.cells) if c.cell_type == "code"
+                and not {"grade", "solution", "locked"} & {
+                    k for k, v in c.metadata.get("nbgrader", {}).items() if v})
+    demo.source += "\nraise RuntimeError('a demonstration that breaks')"
+    path = tmp_path / "rnn_forward" / "rnn_forward.ipynb"
+    path.parent.mkdir()
+    nbformat.write(nb, path)
+    assert PASSES in validate(path)  # nbgrader's own validate looks at graded cells only
+    assert re.search(r"VALIDATION FAILED ON 1 CELL", validate(path, every_cell=True))
 
 
 @pytest.mark.slow
