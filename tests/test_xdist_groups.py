@@ -7,13 +7,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-from tests.conftest import group_of
+from tests.conftest import ROOT, group_of
 
-ROOT = Path(__file__).resolve().parents[1]
 MODULE = '''
 import os
 

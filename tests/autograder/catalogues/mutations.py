@@ -22,6 +22,7 @@ import nbformat
 ROOT = Path(__file__).resolve().parents[3]
 STUB = re.compile(r"^([ \t]*)# YOUR CODE HERE\n[ \t]*raise NotImplementedError\(\)", re.M)
 NAME = re.compile(r"^(?:def|class) (\w+)", re.M)
+WORD = re.compile(r"\b\w+\b")
 
 
 @dataclass(frozen=True)
@@ -103,7 +104,7 @@ def reach_in(nb: nbformat.NotebookNode, bodies: dict[str, str]) -> dict[str, fro
     since the learner's ``rnn_forward`` calls the learner's cell).
     """
     def named(source: str) -> set[str]:
-        return bodies.keys() & set(re.findall(r"\b\w+\b", source))
+        return bodies.keys() & set(WORD.findall(source))
 
     calls = {name: named(body) - {name} for name, body in bodies.items()}
     made: dict[str, set[str]] = {}  # variable -> the functions behind its value
@@ -132,7 +133,7 @@ def _free_and_assigned(source: str) -> tuple[set[str], set[str]]:
     try:
         tree = ast.parse(code)
     except SyntaxError:
-        return set(re.findall(r"\b\w+\b", source)), set()
+        return set(WORD.findall(source)), set()
     first_write: dict[str, int] = {}
     for node in ast.walk(tree):
         if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):

@@ -8,6 +8,7 @@ import sys
 
 import nbformat
 import pytest
+from nbgrader import utils
 
 from autograder.commands.release import LEFTOVER_MARKERS, generate
 from autograder.core.course import assignments, find_root
@@ -82,8 +83,7 @@ def test_every_cell_of_the_solution_runs_and_nbgrader_validate_passes(root, assi
 def test_a_demonstration_cell_that_raises_fails_the_solution_check(root, tmp_path):
     nb = nbformat.read(root / "solutions" / "rnn_forward" / "rnn_forward.ipynb", 4)
     demo = next(c for c in reversed(nb.cells) if c.cell_type == "code"
-                and not {"grade", "solution", "locked"} & {
-                    k for k, v in c.metadata.get("nbgrader", {}).items() if v})
+                and not (utils.is_grade(c) or utils.is_solution(c) or utils.is_locked(c)))
     demo.source += "\nraise RuntimeError('a demonstration that breaks')"
     path = tmp_path / "rnn_forward" / "rnn_forward.ipynb"
     path.parent.mkdir()
