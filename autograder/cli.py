@@ -29,6 +29,9 @@ def _options(p: argparse.ArgumentParser) -> None:
                    help=f"seconds a whole notebook may run (default {d.notebook_timeout})")
     g.add_argument("--memory-mb", type=int, default=d.memory_mb, metavar="MB",
                    help=f"memory of all the submission's processes (default {d.memory_mb})")
+    g.add_argument("--grader-memory-mb", type=int, default=d.grader_memory_mb, metavar="MB",
+                   help="memory of the grading process of one submission, outside the "
+                        f"sandbox (default {d.grader_memory_mb})")
     g.add_argument("--sandbox", choices=["bwrap", "none"], default=d.sandbox,
                    help="bwrap: bubblewrap, required (default); none: no sandbox, for "
                         "trusted notebooks only")
@@ -46,7 +49,8 @@ def _limits(args: argparse.Namespace):
     from autograder.settings import Limits
 
     return Limits(cell_timeout=args.cell_timeout, notebook_timeout=args.notebook_timeout,
-                  memory_mb=args.memory_mb, sandbox=args.sandbox)
+                  memory_mb=args.memory_mb, grader_memory_mb=args.grader_memory_mb,
+                  sandbox=args.sandbox)
 
 
 def _say_sandbox(sandbox: str) -> None:
@@ -76,7 +80,9 @@ def cmd_collect(argv: list[str]) -> int:
         description="Import submissions into grading/submitted/<student>/<assignment>/ from a "
                     "folder of <student>/<assignment>/*.ipynb or an LMS zip export (Canvas, "
                     "Moodle file names). Files already imported are skipped; every file that "
-                    "cannot be matched is reported.")
+                    "cannot be matched, and every file refused (a link, a special file, an "
+                    "over-size member, an ambiguous learner), is listed; exit status 1 if any "
+                    "was refused.")
     p.add_argument("source", type=Path, help="a folder, or a .zip exported by the LMS")
     p.add_argument("--assignment", help="the assignment of every file (default: from each "
                                         "file's folder, name or cell ids)")
@@ -85,7 +91,7 @@ def cmd_collect(argv: list[str]) -> int:
 
     report = collect(find_root(), args.source, args.assignment)
     print("\n".join(report.lines()))
-    return 0
+    return report.exit_status
 
 
 def cmd_grade(argv: list[str]) -> int:
@@ -138,9 +144,12 @@ def cmd_feedback(argv: list[str]) -> int:
     args = p.parse_args(argv)
     from autograder.commands.feedback import feedback
 
-    files = feedback(find_root(), args.assignments or None, db=args.db)
+    problems: list[str] = []
+    files = feedback(find_root(), args.assignments or None, db=args.db, problems=problems)
     print(f"wrote {len(files)} feedback file(s) in grading/feedback/")
-    return 0
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    return 1 if problems else 0
 
 
 def cmd_export(argv: list[str]) -> int:
@@ -153,9 +162,12 @@ def cmd_export(argv: list[str]) -> int:
     args = p.parse_args(argv)
     from autograder.commands.export import export
 
-    for path in export(find_root(), args.to, db=args.db):
+    problems: list[str] = []
+    for path in export(find_root(), args.to, db=args.db, problems=problems):
         print(f"wrote {path}")
-    return 0
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    return 1 if problems else 0
 
 
 def cmd_score(argv: list[str]) -> int:
@@ -168,12 +180,12 @@ def cmd_score(argv: list[str]) -> int:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     _options(p)
     args = p.parse_args(argv)
-    from autograder.commands.score import format_report, score_notebook
+    from autograder.commands.score import exit_status, format_report, score_notebook
 
     _say_sandbox(args.sandbox)
     result = score_notebook(args.notebook, assignment=args.assignment, limits=_limits(args))
     print(json.dumps(result.to_dict(), indent=2) if args.json else format_report(result))
-    return 0
+    return exit_status(result)
 
 
 COMMANDS: dict[str, tuple[Callable[[list[str]], int], str]] = {

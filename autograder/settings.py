@@ -96,11 +96,18 @@ class Limits:
     max_cell_chars: int = 200_000  # a cell this long is graded as blank (the notebook)
     max_cells: int = 1_000  # a notebook with more cells is graded as blank
     repair_seconds: int = 30  # time allowed to put a damaged notebook back in shape
+    # The grading process's own memory (nbgrader, the tests, the references, what it decodes
+    # from the kernel) while it grades one submission: a control group on the process as
+    # root, else a cap on its data segment. A grading that outgrows it is stopped, flagged.
+    grader_memory_mb: int = 2048
+    startup_seconds: int = 120  # beyond the notebook's time: the grader's start, the kernel's
 
     @property
     def submission_timeout(self) -> int:
-        """Wall time of one whole submission: reading, repair, start-up and execution."""
-        return self.notebook_timeout + self.repair_seconds + 120
+        """Wall time of one whole submission: reading, repair, start-up and execution. The
+        outer limit of the process that grades it (``core.worker``): past it, that process
+        is killed and the submission flagged, not graded again."""
+        return self.notebook_timeout + self.repair_seconds + self.startup_seconds
 
     def as_dict(self) -> dict:
         return asdict(self)

@@ -117,7 +117,8 @@ def autograde_in_process(course: Path, assignment: str) -> str:
 
 def autograde_batch(root: Path, assignment: str, subs: list[Submission], workdir: Path,
                     limits: Limits | None = None, *, in_process: bool = True,
-                    template: Path | None = None) -> dict[str, Result]:
+                    template: Path | None = None,
+                    timeout: float | None = None) -> dict[str, Result]:
     """Grade ``subs`` in a scratch course under ``workdir``; results by student.
 
     The scratch course is a copy of ``template`` (default: ``root``'s template course of
@@ -125,7 +126,8 @@ def autograde_batch(root: Path, assignment: str, subs: list[Submission], workdir
     ``solutions/`` is then the source, and ``root`` is that template.
 
     nbgrader runs in this process unless ``in_process`` is false (then in a child process of
-    its own, under a time budget: ``grade``'s fallback when a worker died). The scratch
+    its own, ``grade``'s fallback when a worker died, under the time budget ``timeout``,
+    default ``Limits.submission_timeout`` per submission, and the grader's memory cap). The scratch
     course stays in ``workdir`` (the caller removes it) so that ``grade`` can copy the graded
     notebooks into the course's gradebook.
     """
@@ -145,12 +147,13 @@ def autograde_batch(root: Path, assignment: str, subs: list[Submission], workdir
     if in_process:
         log = autograde_in_process(course, assignment)
     else:
-        budget = limits.submission_timeout * len(subs)
+        budget = limits.submission_timeout * len(subs) if timeout is None else timeout
         try:
-            log = run_nbgrader(course, "autograde", assignment, "--force", timeout=budget,
-                               check=False)
+            log = run_nbgrader(course, "autograde", assignment, "--force",
+                               timeout=max(1.0, budget), check=False,
+                               memory_mb=limits.grader_memory_mb)
         except subprocess.TimeoutExpired:
-            log = f"nbgrader autograde ran out of its {budget} s budget"
+            log = f"NbgraderTimeout: nbgrader autograde ran out of its {budget:.0f} s budget"
     with Gradebook(db_url(course)) as gb:
         return {sub.student: _result(gb, course, assignment, notebook_id, sub, log)
                 for sub in subs}

@@ -15,9 +15,10 @@ The instructor starts the cluster with Dask's own tools (``dask scheduler`` and
 
 A worker that dies mid-task loses nothing: the scheduler runs its tasks again on another
 worker, and a task's result reaches this client once. Each task's time is bounded on its
-worker (``Limits.submission_timeout`` for the grading process, then as much for the
-fallback). A submission that cannot be graded is stored with zero points, flagged, and listed
-at the end; a worker that cannot grade at all (no sandbox, a damaged template) stops the run.
+worker (``Limits.submission_timeout`` for the grading process and its fallback together;
+a grading process out of time or memory gives a flagged zero). A submission that cannot be
+graded is stored with zero points, flagged, and listed at the end; a worker that cannot
+grade at all (no sandbox, a damaged template) stops the run.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ from __future__ import annotations
 import io
 import shutil
 import tarfile
-import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,6 +37,7 @@ from autograder.core.cluster_task import TemplateMismatch, archive_hash, grade_s
 from autograder.core.template import source_hash
 from autograder.core.types import Result
 from autograder.errors import AutograderError, SandboxUnavailable
+from autograder.runner import leftovers
 from autograder.settings import Limits
 
 RETRIES = 2  # a task that raises is run again this many times (a lost worker: Dask's own)
@@ -132,7 +133,7 @@ def _store(root: Path, db: str, assignment: str, p, result: Result,
     result.student, result.digest = p.student, p.digest
     if not result.tests:  # not graded at all: zero for every test of the assignment
         result = gradebook.zero_result(db, assignment, result)
-    folder = Path(tempfile.mkdtemp(prefix="rnncourse-graded-"))
+    folder = leftovers.mkdtemp("rnncourse-graded")
     try:
         for name, data in graded.items():
             relative = Path(name)

@@ -5,8 +5,11 @@ tar archive (sent once per run and shared by every task: ``core.cluster``), the 
 name the exact ``solutions/`` version the run uses, and the limits. It grades the notebook
 here, in a scratch folder, exactly as ``grade`` does on one machine: a long-lived grading
 process (``core.worker``, one per worker thread) runs nbgrader, the learner's cells run in
-the sandboxed kernel on this machine, and a grading process that dies or runs out of time is
-replaced while the submission is graded again in an nbgrader process of its own. It returns
+the sandboxed kernel on this machine; a grading process that runs out of its time or memory
+is stopped and the submission gets a flagged zero (not graded again), one that dies
+otherwise is replaced while the submission is graded again in an nbgrader process of its
+own, within what is left of its time. Scratch folders carry their owner's mark
+(``runner.leftovers``): those of a killed process are removed at the next task. It returns
 ``Result.to_dict()`` and the graded notebook's files; it writes nothing to the gradebook, so
 a task that runs twice (its worker died, Dask ran it elsewhere) counts nothing twice.
 """
@@ -21,19 +24,30 @@ import socket
 import tarfile
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 from autograder.core.batch import autograde_batch, graded_dir
 from autograder.core.template import source_hash
 from autograder.core.types import Result
-from autograder.core.worker import Worker, load_submission, task
+from autograder.core.worker import (
+    MEMORY,
+    TIMEOUT,
+    Worker,
+    load_submission,
+    stopped_reason,
+    stopped_result,
+    task,
+)
 from autograder.errors import AutograderError
+from autograder.runner import leftovers
 from autograder.settings import Limits
 
 _LOCK = threading.Lock()  # guards the template cache and the sandbox check of this process
 _LOCAL = threading.local()  # each worker thread keeps one grading process busy
 _VERIFIED: set[Path] = set()
 _SANDBOX_OK: set[str] = set()
+_SWEPT: list[bool] = []
 
 
 class TemplateMismatch(AutograderError):
@@ -64,7 +78,7 @@ def unpack_template(archive: bytes, assignment: str, source: str, digest: str) -
                                    f"{socket.gethostname()}: run grade again")
         if not dest.exists():
             dest.parent.mkdir(parents=True, exist_ok=True)
-            build = Path(tempfile.mkdtemp(prefix=".unpack-", dir=dest.parent))
+            build = leftovers.mkdtemp(".unpack", dir=dest.parent)
             with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
                 tar.extractall(build, filter="data")
             try:
@@ -80,6 +94,15 @@ def unpack_template(archive: bytes, assignment: str, source: str, digest: str) -
     return dest
 
 
+def _sweep_once() -> None:
+    """Remove what grading processes of this machine killed by a signal left behind: here,
+    in this machine's folder and its templates' folder, and in the temporary folder."""
+    with _LOCK:
+        if not _SWEPT:
+            leftovers.sweep(base_dir(), base_dir() / "templates", Path(tempfile.gettempdir()))
+            _SWEPT.append(True)
+
+
 def _check_sandbox(sandbox: str) -> None:
     """SandboxUnavailable when this machine cannot run the sandbox the run asks for."""
     from autograder.runner.sandbox import require_sandbox
@@ -90,33 +113,42 @@ def _check_sandbox(sandbox: str) -> None:
             _SANDBOX_OK.add(sandbox)
 
 
-def _worker(cwd: Path) -> Worker:
+def _worker(cwd: Path, limits: Limits) -> Worker:
     worker = getattr(_LOCAL, "worker", None)
-    if worker is None or worker.proc.poll() is not None:
-        worker = _LOCAL.worker = Worker(base_dir() / "grade.log", cwd)
+    if worker is None or not worker.alive:
+        worker = _LOCAL.worker = Worker(base_dir() / "grade.log", cwd, limits)
     return worker
 
 
 def _grade(template: Path, assignment: str, student: str, path: Path | None, scratch: Path,
            limits: Limits) -> tuple[Path, Result, str]:
-    """Grade in a grading process; if it dies or hangs, in an nbgrader process of its own;
-    if that fails too, a zero result that says why. Returns the scratch folder used, the
-    result and the reason it could not be graded ('' when graded)."""
+    """Grade in a grading process; if it runs out of time or memory, a flagged zero; if it
+    dies otherwise, in an nbgrader process of its own within the time left; if that fails
+    too, a zero result that says why. Returns the scratch folder used, the result and the
+    reason it could not be graded ('' when graded)."""
     workdir = scratch / "work"
-    worker = _worker(base_dir())
+    budget = limits.submission_timeout
+    start = time.monotonic()
+    worker = _worker(base_dir(), limits)
     answer = worker.run(task(template, assignment, student, path, workdir, limits, template),
-                        limits.submission_timeout)
-    if answer is None:
-        _LOCAL.worker = None  # killed by run(): the next task starts a new one
-    elif answer.get("ok"):
+                        budget)
+    if answer is not None and answer.get("ok"):
         try:
-            return workdir, Result.from_dict(answer["result"]), ""
-        except (TypeError, KeyError, ValueError):
+            return workdir, Result.from_dict(answer["results"][student]), ""
+        except (TypeError, KeyError, ValueError, AttributeError):
             pass
+    if worker.failure in (TIMEOUT, MEMORY):
+        why = stopped_reason(worker.failure, limits, budget)
+        return workdir, stopped_result(assignment, student, why), ""
     workdir = scratch / "fallback"
+    left = budget - (time.monotonic() - start)
+    if left <= 0:
+        why = stopped_reason(TIMEOUT, limits, budget)
+        return workdir, stopped_result(assignment, student, why), ""
     try:
         results = autograde_batch(template, assignment, [load_submission(student, path, limits)],
-                                  workdir, limits, in_process=False, template=template)
+                                  workdir, limits, in_process=False, template=template,
+                                  timeout=left)
         return workdir, results[student], ""
     except Exception as err:  # noqa: BLE001  (one submission never stops the class)
         why = f"could not be graded: {type(err).__name__}: {str(err)[:300]}"
@@ -144,8 +176,9 @@ def grade_submission(archive: bytes, assignment: str, source: str, digest: str, 
     "graded": {relative path: bytes}, "host": the machine}``."""
     lim = Limits.from_dict(limits)
     _check_sandbox(lim.sandbox)
+    _sweep_once()
     template = unpack_template(archive, assignment, source, digest)
-    scratch = Path(tempfile.mkdtemp(prefix="task-", dir=base_dir()))
+    scratch = leftovers.mkdtemp("task", dir=base_dir())
     try:
         path = None
         if filename is not None and notebook is not None:

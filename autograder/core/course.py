@@ -8,6 +8,7 @@ temporary one per notebook.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -93,19 +94,25 @@ def _configured_db_url(root: Path) -> str | None:
 
 
 def run_nbgrader(root: Path, *args: str, timeout: float | None = None,
-                 check: bool = True, db: str | None = None) -> str:
+                 check: bool = True, db: str | None = None,
+                 memory_mb: int | None = None) -> str:
     """Run ``nbgrader <args>`` with the course configuration in ``root``; return its log.
 
     The gradebook is ``db`` (an address), by default the SQLite file in ``root``'s grading/
     folder (a scratch course's). With ``check``, raises NbgraderFailed with the end of
     nbgrader's log when it exits non-zero (without, the caller reads the gradebook to see
-    what was graded).
+    what was graded). ``memory_mb`` caps the data segment of nbgrader's process (where
+    ``prlimit`` exists: util-linux). On ``timeout``, the process is killed and
+    ``subprocess.TimeoutExpired`` raised.
     """
     config = root / "nbgrader_config.py"
     if not config.exists():  # a temporary course: point it at the course configuration
         config.write_text(f"c = get_config()\nload_subconfig({str(NBGRADER_CONFIG)!r})\n")
+    prefix = []
+    if memory_mb and shutil.which("prlimit"):
+        prefix = ["prlimit", f"--data={memory_mb * 2**20}", "--"]
     cmd = [
-        sys.executable, "-m", "nbgrader", *args,
+        *prefix, sys.executable, "-m", "nbgrader", *args,
         f"--CourseDirectory.root={root}",
         f"--CourseDirectory.db_url={db or db_url(root)}",
     ]

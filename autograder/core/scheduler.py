@@ -3,9 +3,13 @@
 Submissions are ``grading/submitted/<student>/<assignment>/*.ipynb`` (``collect`` puts them
 there). ``--jobs`` threads each keep one worker process (``core.worker``: nbgrader
 imported once) busy with one submission after another; each submission is graded in its own
-scratch course, its notebook in its own sandboxed kernel. A worker that dies or hangs is
-replaced, and the submission it held is graded again in an ``nbgrader autograde`` process of
-its own. Each result is stored in the course's gradebook as soon as it is in
+scratch course, its notebook in its own sandboxed kernel. Each submission has one budget of
+wall time, ``Limits.submission_timeout``, and its grading process a memory cap,
+``Limits.grader_memory_mb``. A worker that runs out of either is stopped and replaced, and the
+submission gets zero points, flagged with why: it is not graded again (it would take as long
+again). A worker that dies otherwise (a crash) is replaced, and the submission it held is
+graded again in an ``nbgrader autograde`` process of its own, within what is left of its
+budget. Each result is stored in the course's gradebook as soon as it is in
 (``gradebook.store``: one transaction per submission), so formgrader, ``feedback`` and
 ``export`` see it, and a run killed midway loses at most the submissions being graded. A
 submission whose result file records the same notebook (by content hash) is skipped unless
@@ -27,8 +31,8 @@ import contextlib
 import hashlib
 import os
 import shutil
-import tempfile
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,8 +45,17 @@ from autograder.core.course import assignments as course_assignments
 from autograder.core.course import gradebook_url, source_notebook
 from autograder.core.template import template_course
 from autograder.core.types import Result
-from autograder.core.worker import Worker, load_submission, task
+from autograder.core.worker import (
+    MEMORY,
+    TIMEOUT,
+    Worker,
+    load_submission,
+    stopped_reason,
+    stopped_result,
+    task,
+)
 from autograder.errors import AutograderError
+from autograder.runner import leftovers
 from autograder.settings import Limits, logs_dir, submitted_dir
 
 
@@ -88,7 +101,7 @@ def is_graded(root: Path, pending: Pending) -> bool:
 
 
 def _workdir() -> Path:
-    return Path(tempfile.mkdtemp(prefix="rnncourse-grade-"))
+    return leftovers.mkdtemp("rnncourse-grade")
 
 
 class _Run:
@@ -106,7 +119,8 @@ class _Run:
         self.stopping = False
         self.log = logs_dir(root) / f"grade-{assignment}.log"
         self.log.parent.mkdir(parents=True, exist_ok=True)
-        # Per-cell and per-notebook limits are enforced inside; this catches a stuck nbgrader.
+        # Per-cell and per-notebook limits are enforced inside; this one from outside, on
+        # the grading process: it catches a grader stuck on a kernel, or looping.
         self.budget = limits.submission_timeout
 
     def _next(self) -> Pending | None:
@@ -121,23 +135,49 @@ class _Run:
         for worker in workers:
             worker.kill()
 
-    def _fallback(self, p: Pending) -> tuple[Path, Result]:
-        """Grade ``p`` in an nbgrader process of its own: after its worker died on it. If
-        that fails too, a zero result that says why."""
+    def _fallback(self, p: Pending, seconds: float) -> tuple[Path, Result]:
+        """Grade ``p`` in an nbgrader process of its own, within ``seconds``: after its
+        worker died on it. If that fails too, a zero result that says why."""
         workdir = _workdir()
+        if seconds <= 0:
+            why = stopped_reason(TIMEOUT, self.limits, self.budget)
+            return workdir, stopped_result(self.assignment, p.student, why)
         try:
             results = autograde_batch(self.root, self.assignment,
                                       [load_submission(p.student, p.path, self.limits)],
-                                      workdir, self.limits, in_process=False)
+                                      workdir, self.limits, in_process=False, timeout=seconds)
             return workdir, results[p.student]
         except Exception as err:  # noqa: BLE001  (one submission never stops the class)
             why = f"could not be graded: {type(err).__name__}: {str(err)[:300]}"
             with self.lock:
                 self.failures.append(f"{p.student}: {why}")
-            with open(self.log, "a") as log:
-                log.write(f"fallback failed on {p.student}: {err!r}\n")
+            self._log(f"fallback failed on {p.student}: {err!r}")
             return workdir, Result(self.assignment, 0.0, 0.0, [], flagged=True, flags=[why],
                                    student=p.student)
+
+    def _log(self, line: str) -> None:
+        with self.lock, open(self.log, "a") as log:
+            log.write(line + "\n")
+
+    def _attempt(self, worker: Worker, p: Pending, workdir: Path) -> Result | None:
+        """``p`` graded by ``worker``; a stopped result when it ran out of time or memory;
+        None when the worker failed otherwise (the caller falls back)."""
+        answer = worker.run(task(self.root, self.assignment, p.student, p.path, workdir,
+                                 self.limits), self.budget)
+        if answer and answer.get("ok"):
+            try:
+                result = Result.from_dict(answer["results"][p.student])
+                self._log(f"graded {p.student}: grading process peak {worker.peak_mb} MB")
+                return result
+            except (TypeError, KeyError, ValueError, AttributeError):
+                answer = {"ok": False, "error": "a malformed answer"}
+        if worker.failure in (TIMEOUT, MEMORY):
+            why = stopped_reason(worker.failure, self.limits, self.budget)
+            self._log(f"worker stopped on {p.student}: {why} (peak {worker.peak_mb} MB)")
+            return stopped_result(self.assignment, p.student, why)
+        self._log(f"worker failed on {p.student}: "
+                  f"{(answer or {}).get('error', worker.failure or 'no answer')}")
+        return None
 
     def serve(self) -> None:
         """Grade submissions until none are left, storing each result as soon as it is in."""
@@ -145,27 +185,18 @@ class _Run:
         try:
             while (p := self._next()) is not None:
                 workdir = _workdir()
-                if worker is None:
-                    worker = Worker(self.log, self.root)
+                start = time.monotonic()
+                if worker is None or not worker.alive:
+                    worker = Worker(self.log, self.root, self.limits)
                     with self.lock:
                         self.workers.append(worker)
-                answer = worker.run(task(self.root, self.assignment, p.student, p.path,
-                                         workdir, self.limits), self.budget)
-                result = None
-                if answer and answer.get("ok"):
-                    try:
-                        result = Result.from_dict(answer["result"])
-                    except (TypeError, KeyError, ValueError):
-                        answer = {"ok": False, "error": "a malformed answer"}
+                result = self._attempt(worker, p, workdir)
                 if result is None:
-                    with open(self.log, "a") as log:
-                        log.write(f"worker failed on {p.student}: "
-                                  f"{(answer or {}).get('error', 'no answer')}\n")
-                    worker = None if answer is None else worker
                     shutil.rmtree(workdir, ignore_errors=True)
                     if self.stopping:
                         return
-                    workdir, result = self._fallback(p)
+                    left = self.budget - (time.monotonic() - start)
+                    workdir, result = self._fallback(p, left)
                 try:
                     self._store(p, workdir, result)
                 finally:
@@ -197,6 +228,7 @@ def grade(root: Path, names: list[str] | None = None, *, jobs: int | None = None
     limits = limits or Limits()
     jobs = max(1, jobs or os.cpu_count() or 1)
     db = gradebook_url(root, db)
+    leftovers.sweep_once()  # what grading processes killed by a signal left behind
     known = course_assignments(root)
     for name in names or []:
         if name not in known:

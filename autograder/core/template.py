@@ -2,7 +2,9 @@
 
 It holds only that assignment's source and a gradebook that knows every test, hidden ones
 included, and lives in ``grading/cache/<assignment>-<hash of the source>``: a new version of
-the source gets a new template. Grading copies it to a scratch folder per submission.
+the source gets a new template. Grading copies it to a scratch folder per submission. A
+template is built in a folder marked with its builder (``runner.leftovers``) and renamed
+when done: a build whose process was killed is removed by the next one.
 """
 
 from __future__ import annotations
@@ -10,10 +12,10 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
 from autograder.core.course import run_nbgrader, source_notebook
+from autograder.runner import leftovers
 from autograder.settings import cache_dir, gradebook_file
 
 
@@ -34,7 +36,8 @@ def template_course(root: Path, assignment: str) -> Path:
     if gradebook_file(cache).exists():
         return cache
     cache.parent.mkdir(parents=True, exist_ok=True)
-    build = Path(tempfile.mkdtemp(prefix=f".{assignment}-", dir=cache.parent))
+    leftovers.sweep(cache.parent)
+    build = leftovers.mkdtemp(f".{assignment}", dir=cache.parent)
     shutil.copytree(src, build / "solutions" / assignment)
     run_nbgrader(build, "generate_assignment", assignment, "--force")
     (build / "nbgrader_config.py").unlink()  # written again for wherever the copy lands

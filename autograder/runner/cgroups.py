@@ -3,9 +3,14 @@ hierarchies) that holds every process of a learner's kernel.
 
 It caps the memory of all the processes together (tmpfs pages written by them included) and
 their number; its CPU time is read by a watchdog (``SandboxKernelManager``) that stops the
-whole group when the submission's CPU budget is spent. Creating one needs root (or a
-delegated hierarchy); where that is impossible :func:`create` returns None and the kernel
-runs under per-process limits only (``sandbox_status`` says so).
+whole group when the submission's CPU budget is spent. A grading process (``core.worker``)
+gets one of its own too, ``kind="grader"``: the memory that grading one submission takes in
+the grader. Creating one needs root (or a delegated hierarchy); where that is impossible
+:func:`create` returns None and the kernel runs under per-process limits only
+(``sandbox_status`` says so).
+
+Each group's name carries its owner's mark (``runner.leftovers``): a group left behind by a
+grading process killed by a signal is removed at the next start.
 """
 
 from __future__ import annotations
@@ -52,6 +57,25 @@ class Cgroup:
             return int((self.dirs["memory"] / "memory.failcnt").read_text()) > 0
         except (OSError, ValueError, IndexError):
             return False
+
+    def oom_kills(self) -> int:
+        """How many processes of the group the kernel killed for want of memory."""
+        name = "memory.events" if self.v2 else "memory.oom_control"
+        try:
+            for line in (self.dirs["memory"] / name).read_text().splitlines():
+                if line.startswith("oom_kill "):
+                    return int(line.split()[1])
+        except (OSError, ValueError, IndexError):
+            pass
+        return 0
+
+    def peak_mb(self) -> float | None:
+        """The most memory the group's processes held at once since it was made, in MB."""
+        name = "memory.peak" if self.v2 else "memory.max_usage_in_bytes"
+        try:
+            return int((self.dirs["memory"] / name).read_text()) / 2**20
+        except (OSError, ValueError):
+            return None
 
     def hit_process_limit(self) -> bool:
         try:
@@ -114,9 +138,12 @@ def _v2_root() -> Path | None:
     return ROOT
 
 
-def create(memory_mb: int, processes: int) -> Cgroup | None:
-    """A new control group with these limits, or None where none can be made here."""
-    name = f"rnncourse-{uuid.uuid4().hex[:12]}"
+def create(memory_mb: int, processes: int, kind: str = "kernel") -> Cgroup | None:
+    """A new control group with these limits, owned by this process (its name carries the
+    mark of ``runner.leftovers``), or None where none can be made here."""
+    from autograder.runner.leftovers import mark
+
+    name = f"rnncourse-{kind}{mark()}{uuid.uuid4().hex[:12]}"
     made: list[Path] = []
     try:
         v2 = _v2_root()
@@ -150,6 +177,39 @@ def create(memory_mb: int, processes: int) -> Cgroup | None:
             except OSError:
                 pass
         return None
+
+
+def _group_dirs(name: str) -> dict[str, Path]:
+    v2 = _v2_root()
+    if v2 is not None:
+        d = v2 / "rnncourse" / name
+        return {"memory": d, "pids": d, "cpu": d} if d.is_dir() else {}
+    return {c: ROOT / c / name for c in V1 if (ROOT / c / name).is_dir()}
+
+
+def marked_groups() -> list[Path]:
+    """Every control group of ours whose name carries an owner's mark (one path per group)."""
+    v2 = _v2_root()
+    parents = [v2 / "rnncourse"] if v2 is not None else [ROOT / c for c in V1]
+    names: dict[str, Path] = {}
+    for parent in parents:
+        try:
+            for d in parent.iterdir():
+                if d.name.startswith("rnncourse-") and "-p" in d.name and d.is_dir():
+                    names.setdefault(d.name, d)
+        except OSError:
+            continue
+    return list(names.values())
+
+
+def remove_stale(name: str) -> bool:
+    """Stop every process left in the group ``name`` and remove it; True when it is gone."""
+    dirs = _group_dirs(name)
+    if not dirs:
+        return False
+    group = Cgroup(dirs, v2=_v2_root() is not None)
+    group.remove()
+    return not any(d.exists() for d in dirs.values())
 
 
 def available() -> bool:

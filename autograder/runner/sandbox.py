@@ -18,9 +18,19 @@ manager of ``autograder.runner.execute.SplitExecute``) wraps the kernel's comman
   the grader and its answer keys are not on disk in the sandbox: a NumPy part cannot call
   torch, and nothing there can be imported to reach a reference.
 * **Nothing written outside.** The working folder and /tmp are size-limited tmpfs that vanish
-  with the kernel: a link the learner makes is never followed by anything outside.
-* The kernel talks to the grader over ZeroMQ *ipc* sockets in a private folder, so it lives in
-  an empty network namespace. Interrupts go as messages (bwrap does not forward signals).
+  with the kernel: a link the learner makes is never followed by anything outside. The
+  matplotlib font list is bound read-only into /tmp/matplotlib (a folder of that tmpfs).
+* The kernel talks to the grader over ZeroMQ *ipc* sockets in a private folder on the host, so
+  it lives in an empty network namespace. That folder is the one place of the host the kernel
+  may write to, and only while it starts: it belongs to root, the kernel's group may create
+  its sockets there, and once the five sockets are bound (before any learner code can run:
+  that comes only after the kernel's info reply) :meth:`SandboxKernelManager.seal` takes the
+  write permission away; the connection file is root's, readable by the kernel's group. (Not
+  as root, the kernel runs as the grader's own user, who owns that folder: then nothing can
+  be taken away, and ``require_sandbox`` says so.) Interrupts go as messages (bwrap does not
+  forward signals).
+* The connection folder and the control group carry their owner's mark
+  (``runner.leftovers``): when a grading process is killed, the next one removes them.
 * A watchdog stops the whole control group when the submission's CPU time is spent.
 * ``sandbox="none"`` runs the kernel with the per-process limits only, for trusted notebooks
   (the course's own solutions); ``require_sandbox`` refuses to grade otherwise.
@@ -28,6 +38,7 @@ manager of ``autograder.runner.execute.SplitExecute``) wraps the kernel's comman
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import importlib.metadata as metadata
 import os
@@ -35,8 +46,8 @@ import shutil
 import subprocess
 import sys
 import sysconfig
-import tempfile
 import threading
+import time
 import uuid
 from pathlib import Path
 
@@ -49,11 +60,14 @@ from packaging.utils import canonicalize_name
 from traitlets import Instance, Integer, Unicode
 
 from autograder.errors import SandboxUnavailable
-from autograder.runner import cgroups
+from autograder.runner import cgroups, leftovers
 from autograder.settings import DEFAULT_KERNEL_PACKAGES, KERNEL_BASE_PACKAGES, Limits
 
 ETC_FILES = ("/etc/alternatives", "/etc/ld.so.cache", "/etc/localtime", "/etc/fonts")
 WORKDIR = "/home/learner"  # the kernel's working folder inside the sandbox
+MPLCONFIGDIR = "/tmp/matplotlib"  # matplotlib's folder inside the sandbox (in /tmp's tmpfs)
+SOCKETS = ("shell_port", "iopub_port", "stdin_port", "control_port", "hb_port")
+SEAL_SECONDS = 60  # the longest wait for a starting kernel to bind its sockets
 INSTALL_HINT = "apt-get install -y bubblewrap"
 
 
@@ -87,7 +101,8 @@ def require_sandbox(sandbox: str) -> str:
             f"bubblewrap {why}, and learners' code is never run without a sandbox. Install "
             f"it ({INSTALL_HINT}), or pass --sandbox none for trusted notebooks only")
     limits = ("one control group per submission" if cgroups_available() else
-              "per-process limits only: run as root for a control group per submission")
+              "per-process limits only: run as root for a control group per submission and "
+              "a connection folder the kernel cannot write to")
     return f"sandbox: bubblewrap (no network, allow-listed packages, private files; {limits})"
 
 
@@ -151,8 +166,9 @@ def _parents(path: str) -> list[str]:
 
 
 def bwrap_command(cmd: list[str], *, private: str, limits: Limits, uid: int | None,
-                  packages: tuple[str, ...], mplconfig: str | None = None) -> list[str]:
-    """``cmd`` inside bubblewrap (see the module docstring)."""
+                  packages: tuple[str, ...], mplcache: str | None = None) -> list[str]:
+    """``cmd`` inside bubblewrap (see the module docstring); ``mplcache``: the grader's
+    matplotlib cache folder, whose font lists are bound read-only into the kernel's."""
     exe = bwrap_path()
     assert exe is not None
     site = str(Path(sysconfig.get_paths()["purelib"]).resolve())
@@ -163,13 +179,17 @@ def bwrap_command(cmd: list[str], *, private: str, limits: Limits, uid: int | No
             "--unshare-cgroup-try", "--die-with-parent", "--new-session", "--clearenv",
             "--setenv", "PATH", f"{pyexe.parent}:/usr/bin:/bin",
             "--setenv", "HOME", WORKDIR, "--setenv", "MPLBACKEND", "Agg",
-            "--setenv", "MPLCONFIGDIR", mplconfig or "/tmp",
+            "--setenv", "MPLCONFIGDIR", MPLCONFIGDIR if mplcache else "/tmp",
             "--setenv", "PYTHONDONTWRITEBYTECODE", "1", "--setenv", "PYTHONNOUSERSITE", "1",
             "--setenv", "OMP_NUM_THREADS", "1", "--setenv", "LANG", "C.UTF-8",
             "--ro-bind", "/usr", "/usr", "--symlink", "usr/lib", "/lib",
             "--symlink", "usr/lib64", "/lib64", "--symlink", "usr/bin", "/bin",
             "--symlink", "usr/sbin", "/sbin", "--proc", "/proc", "--dev", "/dev",
             "--perms", "1777", "--size", str(limits.tmp_mb * 2**20), "--tmpfs", "/tmp"]
+    if mplcache:  # a writable folder in the /tmp tmpfs, the font lists read-only in it
+        args += ["--perms", "1777", "--dir", MPLCONFIGDIR]
+        for font_list in sorted(Path(mplcache).glob("fontlist-*.json")):
+            args += ["--ro-bind", str(font_list), f"{MPLCONFIGDIR}/{font_list.name}"]
     for path in ETC_FILES:
         args += ["--ro-bind-try", path, path]
     prefixes = sorted({str(Path(sys.base_prefix).resolve()), str(Path(sys.prefix).resolve())})
@@ -210,17 +230,10 @@ class CappedKernelClient(AsyncKernelClient):
         return sock
 
 
-def _chown_tree(path: Path, uid: int) -> None:
-    for folder, _dirs, files in os.walk(path):
-        os.chown(folder, uid, uid, follow_symlinks=False)
-        for name in files:
-            os.chown(os.path.join(folder, name), uid, uid, follow_symlinks=False)
-
-
 @functools.lru_cache(maxsize=1)
 def matplotlib_cache() -> str | None:
-    """The grader's matplotlib cache folder when it holds a font list (each kernel gets a
-    copy, so it does not rebuild the list); else None."""
+    """The grader's matplotlib cache folder when it holds a font list (bound read-only into
+    each kernel's, so that it does not rebuild the list); else None."""
     try:
         import matplotlib
 
@@ -246,30 +259,28 @@ class SandboxKernelManager(AsyncKernelManager):
         limits = self.limits
         self.limit_hit: str | None = None
         uid = 100_000 + uuid.uuid4().int % 900_000 if os.geteuid() == 0 else None
-        self._private = Path(tempfile.mkdtemp(prefix="rnncourse-kernel-"))
+        self._uid = uid
+        self._private = leftovers.mkdtemp("rnncourse-kernel", dir=leftovers.short_tmp())
         sandboxed = limits.sandbox != "none"
         if sandboxed:
             if not bwrap_path():
                 raise SandboxUnavailable(f"bubblewrap is missing ({INSTALL_HINT})")
             self.transport = "ipc"
             self.connection_file = str(self._private / "kernel.json")
-            self.ip = str(self._private / "kernel-ipc")
+            self.ip = str(self._private / "ipc")  # ipc-<port>: a socket's path, < 108 bytes
         cmd, kw = await super()._async_pre_start_kernel(**kw)
         # The kernel's own stdout and stderr carry nothing for grading (outputs travel as
         # messages) and must not mix into the grader's: ``score --json``, a worker's answers.
         kw["stdout"] = kw["stderr"] = subprocess.DEVNULL
         if sandboxed:
             self.kernel_spec.interrupt_mode = "message"  # signals do not cross bwrap
-            mplconfig = None
-            if matplotlib_cache():
-                mplconfig = self._private / "matplotlib"
-                shutil.copytree(matplotlib_cache(), mplconfig,
-                                ignore=shutil.ignore_patterns("tex.cache", "*.lock"))
-            if uid is not None:
-                _chown_tree(self._private, uid)
+            if uid is not None:  # root's folder; the kernel's group may bind its sockets
+                os.chown(self._private, 0, uid)
+                os.chmod(self._private, 0o770)
+                os.chown(self.connection_file, 0, uid)
+                os.chmod(self.connection_file, 0o640)
             cmd = bwrap_command(cmd, private=str(self._private), limits=limits, uid=uid,
-                                packages=tuple(self.packages),
-                                mplconfig=str(mplconfig) if mplconfig else None)
+                                packages=tuple(self.packages), mplcache=matplotlib_cache())
             kw["env"] = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
             kw["cwd"] = str(self._private)
         else:
@@ -280,6 +291,30 @@ class SandboxKernelManager(AsyncKernelManager):
             self._watch = threading.Event()
             threading.Thread(target=self._watchdog, daemon=True).start()
         return cmd, kw
+
+    async def _async_post_start_kernel(self, **kw) -> None:
+        await super()._async_post_start_kernel(**kw)
+        if self.limits.sandbox != "none" and self._uid is not None:
+            await self._async_seal()
+
+    def socket_paths(self) -> list[Path]:
+        """The files of the kernel's five ipc sockets."""
+        return [Path(f"{self.ip}-{getattr(self, name)}") for name in SOCKETS]
+
+    async def _async_seal(self) -> None:
+        """Take the kernel's write permission on its connection folder away once it has bound
+        its sockets (or died, or had ``SEAL_SECONDS``): from then on nothing of the host is
+        writable to it."""
+        end = time.monotonic() + SEAL_SECONDS
+        while time.monotonic() < end and not all(p.exists() for p in self.socket_paths()):
+            if not await self._async_is_alive():
+                break
+            await asyncio.sleep(0.01)
+        self.seal()
+
+    def seal(self) -> None:
+        """The kernel's connection folder: readable, no longer writable, by the kernel."""
+        os.chmod(self._private, 0o750)
 
     def _watchdog(self) -> None:
         """Stop the whole group once its CPU time is spent (polled twice a second)."""

@@ -83,10 +83,10 @@ def test_collect_reads_a_folder_given_by_a_relative_path(toy, tmp_path, monkeypa
     assert sorted(s for s, _, _ in report.imported) == ["alice", "bob"]
 
 
-@pytest.mark.parametrize("member, student", [
-    ("doejane_12345_678901_add.ipynb", "doejane"),  # Canvas
-    ("doejane_LATE_12345_678901_add-1.ipynb", "doejane"),  # Canvas, late resubmission
-    ("Jane Doe_424242_assignsubmission_file_/add.ipynb", "jane_doe"),  # Moodle
+@pytest.mark.parametrize("member, student", [  # the id keeps the export's learner id
+    ("doejane_12345_678901_add.ipynb", "doejane_12345"),  # Canvas
+    ("doejane_LATE_12345_678901_add-1.ipynb", "doejane_12345"),  # Canvas, late resubmission
+    ("Jane Doe_424242_assignsubmission_file_/add.ipynb", "jane_doe_424242"),  # Moodle
 ])
 def test_collect_reads_lms_zip_exports(toy, tmp_path, member, student):
     course, inbox = toy

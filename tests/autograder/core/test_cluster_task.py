@@ -42,3 +42,28 @@ def test_a_template_of_another_solutions_version_is_refused(template):
     archive = pack(template)
     with pytest.raises(TemplateMismatch, match="the run grades"):
         unpack_template(archive, "add", source, archive_hash(archive))
+
+
+def test_a_hung_grading_on_a_dask_worker_is_stopped_flagged_and_not_graded_again(
+        tmp_path, monkeypatch):
+    """On a Dask worker too: is a grading process that never answers stopped at the
+    submission's outer limit, and the submission flagged, never graded again?"""
+    import sys
+    import threading
+
+    from autograder.core.worker import Worker
+    from autograder.settings import Limits
+    from tests.autograder.core.test_worker import FAKE_WORKER
+
+    monkeypatch.setattr(cluster_task, "base_dir", lambda: tmp_path)
+    monkeypatch.setattr(cluster_task, "_LOCAL", threading.local())
+    monkeypatch.setattr(Worker, "command", [sys.executable, FAKE_WORKER])
+    monkeypatch.setenv("RNNCOURSE_FAKE_WORKER", "hang:bob")
+    again: list[str] = []
+    monkeypatch.setattr(cluster_task, "autograde_batch",
+                        lambda *a, **k: again.append("bob") or {})
+    limits = Limits(notebook_timeout=1, repair_seconds=1, startup_seconds=1)  # 3 s in all
+    _, result, failure = cluster_task._grade(tmp_path, "add", "bob", None, tmp_path / "s",
+                                             limits)
+    assert failure == "" and again == []
+    assert result.flagged and "ran past its time limit (3 s)" in result.flags[0]

@@ -128,3 +128,68 @@ def test_without_bubblewrap_grading_refuses_and_says_how_to_install_it(monkeypat
     with pytest.raises(SandboxUnavailable, match="apt-get install -y bubblewrap"):
         sandbox.require_sandbox("bwrap")
     assert sandbox.require_sandbox("none").startswith("sandbox: none")
+
+
+# -- the kernel's place on the host: its connection folder --------------------------------
+
+def run_in_kernel(code: str, limits: Limits | None = None) -> tuple[str, Path]:
+    """Start a sandboxed kernel as grading does, run ``code`` in it; (its printed output,
+    its connection folder)."""
+    import asyncio
+
+    async def go() -> tuple[str, Path]:
+        km = sandbox.SandboxKernelManager(kernel_name="python3")
+        km.limits = limits or Limits()
+        await km.start_kernel()
+        kc = km.client()
+        kc.start_channels()
+        try:
+            await kc.wait_for_ready(timeout=60)
+            out: list[str] = []
+            await kc.execute_interactive(
+                code, timeout=60, output_hook=lambda m: out.append(m["content"].get("text", "")))
+            return "".join(out), Path(km.connection_file).parent
+        finally:
+            kc.stop_channels()
+            await km.shutdown_kernel(now=True)
+
+    return asyncio.run(go())
+
+
+WRITE_INTO_CONNECTION_FOLDER = """
+import json, os, sys
+folder = os.path.dirname(sys.argv[sys.argv.index('-f') + 1])
+for what, attempt in [
+        ('new file', lambda: open(os.path.join(folder, 'fill'), 'wb').write(b'x' * 2**20)),
+        ('connection file', lambda: open(os.path.join(folder, 'kernel.json'), 'ab').write(b'x')),
+        ('folder', lambda: os.mkdir(os.path.join(folder, 'more'))),
+        ('permissions', lambda: os.chmod(folder, 0o777))]:
+    try:
+        attempt()
+        print(what, 'WRITTEN')
+    except OSError as err:
+        print(what, 'refused', err.errno)
+"""
+
+
+@pytest.mark.skipif(sandbox.os.geteuid() != 0, reason="the kernel's own user needs root")
+def test_the_kernel_cannot_write_to_its_connection_folder_on_the_host():
+    """Once the kernel has bound its sockets (before any learner code can run), can it
+    still write to the one folder of the host it shares with the grader: a new file, the
+    connection file, a sub-folder, or its permissions? (The 1.2 GB of the issue.)"""
+    out, _ = run_in_kernel(WRITE_INTO_CONNECTION_FOLDER)
+    assert out.split("\n")[:4] == ["new file refused 13", "connection file refused 13",
+                                   "folder refused 13", "permissions refused 1"], out
+
+
+def test_matplotlib_has_a_writable_folder_in_the_sandbox_and_the_hosts_font_list():
+    """Does matplotlib find a writable folder (in /tmp's tmpfs, not on the host) and the
+    grader's font list, so that it neither warns nor builds its font list again?"""
+    if sandbox.matplotlib_cache() is None:
+        pytest.fail("the grader's matplotlib has no font list cache: import matplotlib once")
+    code = ("import os, matplotlib, matplotlib.font_manager as fm\n"
+            "print(matplotlib.get_cachedir(), os.access(matplotlib.get_cachedir(), os.W_OK))\n"
+            "print(any(n.startswith('fontlist') for n in os.listdir(matplotlib.get_cachedir())))")
+    out, _ = run_in_kernel(code, Limits())
+    assert out.split() == [sandbox.MPLCONFIGDIR, "True", "True"], out
+
