@@ -9,7 +9,13 @@ parsed, only stored members with expected names are read, arrays are read with
 ``numpy.ndarray`` (a copy: no subclass, no view of a foreign buffer), and the structure may
 only hold None, bool, int, float, str (capped), NumPy scalars, lists, tuples, dicts with str
 keys, torch tensors (rebuilt here from the array) and numbered handles of kernel objects.
-The kernel's side is ``autograder.runner.kernel_harness``.
+
+Bounds: the text at most ``max_bytes`` (as base64) before anything is read, at most
+``MAX_ARRAYS`` members, ``MAX_ITEMS`` values, ``MAX_DEPTH`` levels, ``MAX_STR`` characters a
+string, and at most ``max_bytes`` of arrays decoded in all, counting every reference to a
+member as the copy it becomes (a structure that names one array a thousand times is refused,
+not decoded a thousand times). Values cross as they are: NaN and infinities included (the
+checks fail on them). The kernel's side is ``autograder.runner.kernel_harness``.
 """
 
 from __future__ import annotations
@@ -129,10 +135,27 @@ def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> np.ndarray:
     return np.array(arr, order="C", copy=True)  # an exact, owned ndarray
 
 
-def _unpack(spec, arrays: dict, budget: list, depth: int, make_handle: Callable):
-    budget[0] -= 1
-    if budget[0] < 0 or depth > MAX_DEPTH:
-        raise BoundaryError("a structure too large or too deeply nested")
+class _Budget:
+    """What one answer may still decode: values, and bytes of arrays (each reference to an
+    array is a copy, so each counts, aliases included)."""
+
+    def __init__(self, items: int, nbytes: int) -> None:
+        self.items, self.nbytes, self.max_bytes = items, nbytes, nbytes
+
+    def item(self, depth: int) -> None:
+        self.items -= 1
+        if self.items < 0 or depth > MAX_DEPTH:
+            raise BoundaryError("a structure too large or too deeply nested")
+
+    def array(self, arr: np.ndarray) -> None:
+        self.nbytes -= arr.nbytes
+        if self.nbytes < 0:
+            raise BoundaryError(f"arrays of more than {self.max_bytes} bytes in all, counting "
+                                "each reference to an array as the copy it becomes")
+
+
+def _unpack(spec, arrays: dict, budget: _Budget, depth: int, make_handle: Callable):
+    budget.item(depth)
     if type(spec) is not dict or type(spec.get("t")) is not str:
         raise BoundaryError("a malformed value")
     t = spec["t"]
@@ -161,6 +184,7 @@ def _unpack(spec, arrays: dict, budget: list, depth: int, make_handle: Callable)
         key = f"a{spec['i']}"
         if key not in arrays:
             raise BoundaryError("a reference to a missing array")
+        budget.array(arrays[key])
         arr = arrays[key].copy()
         if t == "array":
             return arr
@@ -206,6 +230,6 @@ def decode(text, max_bytes: int, make_handle: Callable = lambda h: h):
     except (UnicodeDecodeError, ValueError, RecursionError) as err:
         raise BoundaryError(f"an unreadable description ({err})") from err
     try:
-        return _unpack(spec, arrays, [MAX_ITEMS], 0, make_handle)
+        return _unpack(spec, arrays, _Budget(MAX_ITEMS, max_bytes), 0, make_handle)
     except RecursionError as err:
         raise BoundaryError("a structure nested too deeply") from err

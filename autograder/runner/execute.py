@@ -15,20 +15,40 @@ nbgrader then reads the test cells' outputs as always (an error output: no point
 graded notebook, grade cells, gradebook, formgrader and feedback work unchanged.
 
 What happened during execution (a timeout, a dying kernel, a resource limit, truncated
-output) is written to an *execution record* beside the notebook's folder; the grading core
-turns it into the flags of the result.
+output, a channel over its budget) is written to an *execution record* beside the notebook's
+folder; the grading core turns it into the flags of the result.
+
+**Nothing a kernel sends can block or outgrow the grader.** During a test's call the grader
+waits on the shell, stdin and iopub channels together, never longer than the call's time
+limit, and reads at most ``DRAIN_BATCH`` messages of a channel before it looks at the clock:
+
+* every channel's queue holds at most ``CHANNEL_HWM`` whole messages (each frame at most
+  ``Limits.max_message_bytes``, the sockets' own limit): what the kernel sends faster is lost;
+* output (iopub), requests for input when the call passed no grader function (stdin) and
+  stray shell replies are read, counted and dropped; past ``STRAY_BYTES`` in a notebook;
+* requests for the grader's functions (stdin) are answered without waiting (a full channel
+  means the kernel does not read its answers), at most ``MAX_CALLBACK_CALLS`` per call and
+  ``max_message_bytes`` of requests and answers per call;
+* the answer's text (from ``user_expressions``) must be a quoted base64 text of bounded length,
+  checked by one regular match and never parsed; the archive is then read by
+  ``boundary.decode``, which counts bytes, every reference included.
+
+A channel over its budget is the learner's doing: the kernel is stopped, the record says why
+(so the result is flagged), the test fails with a one-line ``ChannelLimit`` message, and the
+remaining cells are marked not run.
 """
 
 from __future__ import annotations
 
-import ast
 import importlib
 import json
+import re
 import threading
 import time
 from pathlib import Path
-from queue import Empty
 
+import zmq
+import zmq.asyncio
 from jupyter_core.utils import ensure_async, run_sync
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat import NotebookNode
@@ -46,6 +66,48 @@ HARNESS_SOURCE = (Path(__file__).with_name("kernel_harness.py")).read_text()
 KERNEL_DIED = ("KernelDied", "the kernel stopped while running this cell (os._exit, a crash, "
                "or a limit of the sandbox); later cells did not run")
 NOT_RUN = "not run: {}"
+CHANNEL_HWM = 16  # whole messages a channel of the grader queues (each frame: the size limit)
+DRAIN_BATCH = 32  # messages read from one channel before the time limit is looked at again
+MAX_CALLBACK_CALLS = 1_000  # requests to the grader's functions during one call of a test
+STRAY_BYTES = 64 * 2**20  # output and stray messages read (and dropped) during tests' calls
+# The answer's representation: a quoted base64 text, nothing else (no parser reads it).
+_ANSWER = re.compile(r"'([A-Za-z0-9+/]*={0,2})'")
+
+
+class ChannelAbuse(Exception):
+    """The kernel sent more, or faster, than a channel's budget: the learner's code did."""
+
+
+class CallbackBudget:
+    """What one call of a test may ask of the grader's functions: requests and bytes."""
+
+    def __init__(self, calls: int, max_bytes: int) -> None:
+        self.calls, self.bytes, self.max_calls, self.max_bytes = 0, 0, calls, max_bytes
+
+    def spend(self, size: int, *, request: bool) -> None:
+        """Count a request (or an answer) of ``size`` bytes; ChannelAbuse past the budget."""
+        self.calls += request
+        self.bytes += size
+        if self.calls > self.max_calls:
+            raise ChannelAbuse(f"the learner's code asked the grader's function for more than "
+                               f"{self.max_calls} values during one call")
+        if self.bytes > self.max_bytes:
+            raise ChannelAbuse(f"the learner's code sent or asked for more than "
+                               f"{self.max_bytes // 2**20} MB through the grader's function "
+                               "during one call")
+
+
+def answer_text(text, max_bytes: int) -> str:
+    """The answer's text from its representation in ``user_expressions``: a quoted base64
+    text of at most ``max_bytes`` (as base64), checked by one regular match, never parsed."""
+    if not isinstance(text, str) or len(text) > max_bytes * 4 // 3 + 8:
+        raise LearnerError("BadAnswer", "the kernel's answer is not text, or larger than the "
+                                        "limit")
+    match = _ANSWER.fullmatch(text)
+    if match is None:
+        raise LearnerError("BadAnswer", "the kernel's answer could not be read (not the "
+                                        "harness's quoted text)")
+    return match.group(1)
 
 
 def _error(ename: str, evalue: str) -> NotebookNode:
@@ -194,6 +256,7 @@ class SplitExecute(Execute):
         self._check_assign_resources(resources)
         self._deadline = time.monotonic() + self._limits.notebook_timeout
         self._output_bytes, self._truncated, self._stopped = 0, False, None
+        self._stray_bytes = 0
         self.timeout_func = self._cell_timeout
         self._events: list[str] = []
         remote = Remote(self._send, self._limits.max_message_bytes, self._limits.max_text_chars,
@@ -206,6 +269,7 @@ class SplitExecute(Execute):
         with self.setup_kernel():
             reply = self.wait_for_reply(self.kc.kernel_info())
             self.nb.metadata["language_info"] = reply["content"]["language_info"]
+            self._bound_channels()
             self._install_harness()
             for index, cell in enumerate(self.nb.cells):
                 self._run_cell(cell, index)
@@ -258,11 +322,25 @@ class SplitExecute(Execute):
         self.wait_for_reply(msg_id)
 
     # -- one call across the boundary --------------------------------------------------------
+    def _bound_channels(self) -> None:
+        """Short receive queues on every channel (whole messages, each frame at most
+        ``max_message_bytes``): a kernel that sends faster than the grader reads loses its
+        messages, the grader never holds more than ``CHANNEL_HWM`` of them per channel."""
+        for channel in (self.kc.shell_channel, self.kc.iopub_channel, self.kc.stdin_channel,
+                        self.kc.control_channel):
+            channel.socket.setsockopt(zmq.RCVHWM, CHANNEL_HWM)
+            channel.socket.setsockopt(zmq.SNDHWM, CHANNEL_HWM)
+
     async def _async_send(self, payload: str, timeout: float, callbacks: list) -> str:
         try:
             return await self._async_send_once(payload, timeout, callbacks)
         except LearnerError:
             raise
+        except ChannelAbuse as err:
+            self._stop(f"the kernel was stopped: {err}")
+            self._kill()
+            raise LearnerError("ChannelLimit", f"{err}; the kernel was stopped",
+                               fatal=True) from None
         except Exception as err:  # noqa: BLE001  (malformed messages from a hostile kernel)
             raise LearnerError("BrokenKernel", self._broken_kernel(err), fatal=True) from None
 
@@ -274,47 +352,94 @@ class SplitExecute(Execute):
                                  silent=True, store_history=False, allow_stdin=bool(callbacks),
                                  user_expressions={"r": expr})
         end = time.monotonic() + timeout
-        poll = 0.02 if callbacks else 1.0
+        budget = CallbackBudget(MAX_CALLBACK_CALLS, self._limits.max_message_bytes)
+        shell, stdin, iopub = (self.kc.shell_channel.socket, self.kc.stdin_channel.socket,
+                               self.kc.iopub_channel.socket)
+        poller = zmq.asyncio.Poller()
+        for socket in (shell, stdin, iopub):
+            poller.register(socket, zmq.POLLIN)
         while True:
             left = end - time.monotonic()
             if left <= 0:
                 raise await self._async_call_timed_out()
-            if callbacks:
-                await self._async_serve_callbacks(callbacks)
-            try:
-                reply = await ensure_async(self.kc.shell_channel.get_msg(
-                    timeout=min(left, poll)))
-            except Empty:
+            ready = dict(await poller.poll(int(min(left, 1.0) * 1000) + 1))
+            if not ready:
                 if not await ensure_async(self.km.is_alive()):
                     why = self._kernel_died("a test's call")
                     raise LearnerError(KERNEL_DIED[0], why, fatal=True) from None
                 continue
-            if reply.get("parent_header", {}).get("msg_id") == msg_id:
-                break
+            if iopub in ready:
+                await self._async_drop(iopub, "output")
+            if stdin in ready:
+                await self._async_serve_callbacks(callbacks, budget)
+            if shell in ready:
+                reply = await self._async_reply(shell, msg_id)
+                if reply is not None:
+                    break
         content = reply.get("content", {})
         value = content.get("user_expressions", {}).get("r", {})
         if content.get("status") != "ok" or value.get("status") != "ok":
             raise LearnerError("BadAnswer", "the kernel did not answer the grader's call (was "
                                             "the kernel's machinery changed?)")
-        text = value.get("data", {}).get("text/plain", "")
-        if not isinstance(text, str) or text[:1] not in "'\"":
-            raise LearnerError("BadAnswer", "the kernel's answer is not text")
-        try:
-            return ast.literal_eval(text)
-        except (ValueError, SyntaxError, MemoryError, RecursionError):
-            raise LearnerError("BadAnswer", "the kernel's answer could not be read") from None
+        return answer_text(value.get("data", {}).get("text/plain", ""),
+                           self._limits.max_message_bytes)
 
     _send = run_sync(_async_send)
 
-    async def _async_serve_callbacks(self, callbacks: list) -> None:
-        """Answer the kernel's requests for values of the grader's functions (stdin)."""
+    async def _async_receive(self, socket) -> list | None:
+        """One whole message from ``socket`` if one is waiting (never waits), else None."""
+        try:
+            return await socket.recv_multipart(flags=zmq.NOBLOCK)
+        except zmq.Again:
+            return None
+
+    def _spend_stray(self, frames: list, what: str) -> None:
+        """Count the bytes of a message the grader reads and drops during a test's call."""
+        self._stray_bytes += sum(len(f) for f in frames)
+        if self._stray_bytes > STRAY_BYTES:
+            raise ChannelAbuse(f"the learner's code sent more than {STRAY_BYTES // 2**20} MB "
+                               f"of {what} during the tests' calls")
+
+    async def _async_drop(self, socket, what: str) -> None:
+        """Read and drop up to ``DRAIN_BATCH`` waiting messages (a test's call shows no
+        output), within the notebook's ``STRAY_BYTES``."""
+        for _ in range(DRAIN_BATCH):
+            frames = await self._async_receive(socket)
+            if frames is None:
+                return
+            self._spend_stray(frames, what)
+
+    async def _async_reply(self, socket, msg_id: str) -> dict | None:
+        """The reply to ``msg_id`` if it is among the waiting shell messages; others (stray
+        replies the learner's code forged) are dropped within ``STRAY_BYTES``."""
+        for _ in range(DRAIN_BATCH):
+            frames = await self._async_receive(socket)
+            if frames is None:
+                return None
+            session = self.kc.session
+            msg = session.deserialize(session.feed_identities(frames)[1])
+            if msg.get("parent_header", {}).get("msg_id") == msg_id:
+                return msg
+            self._spend_stray(frames, "stray replies")
+        return None
+
+    async def _async_serve_callbacks(self, callbacks: list, budget: CallbackBudget) -> None:
+        """Answer the kernel's requests for values of the grader's functions (stdin), up to
+        ``DRAIN_BATCH`` at a time, each answer sent without waiting, within ``budget``; a
+        request when the call passed no function is dropped within ``STRAY_BYTES``."""
         from autograder.runner.kernel_harness import CALLBACK_PREFIX
 
-        while True:
-            try:
-                msg = await ensure_async(self.kc.stdin_channel.get_msg(timeout=0.001))
-            except Empty:
+        socket = self.kc.stdin_channel.socket
+        for _ in range(DRAIN_BATCH):
+            frames = await self._async_receive(socket)
+            if frames is None:
                 return
+            if not callbacks:
+                self._spend_stray(frames, "requests for input")
+                continue
+            budget.spend(sum(len(f) for f in frames), request=True)
+            session = self.kc.session
+            msg = session.deserialize(session.feed_identities(frames)[1])
             if msg.get("msg_type") != "input_request":
                 continue
             prompt = msg.get("content", {}).get("prompt", "")
@@ -327,7 +452,13 @@ class SplitExecute(Execute):
                 answer = encode({"value": value})
             except Exception as err:  # noqa: BLE001  (the kernel side raises it)
                 answer = encode({"error": f"{type(err).__name__}: {err}"[:500]})
-            self.kc.input(answer)
+            budget.spend(len(answer), request=False)
+            parts = session.serialize(session.msg("input_reply", {"value": answer}))
+            try:
+                await socket.send_multipart(parts, flags=zmq.NOBLOCK)
+            except zmq.Again:
+                raise ChannelAbuse("the learner's code asked the grader's function for values "
+                                   "faster than it read the answers") from None
 
     async def _async_call_timed_out(self) -> LearnerError:
         await ensure_async(self.km.interrupt_kernel())

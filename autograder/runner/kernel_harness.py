@@ -9,8 +9,11 @@ the learner built) stay in the kernel and travel as numbered handles. A callable
 the grader's (the function ``numerical_gradient`` differentiates) becomes a stub here that
 asks the grader for each value through the kernel's stdin channel.
 
-Nothing here is secret, and nothing here is trusted: the learner's code can change all of it;
-the grader checks every answer's types and sizes, and compares what comes back with its own
+Nothing here is secret, and nothing here is trusted: the learner's code can change all of it
+(and can write to its channels directly); the grader bounds what it reads from each channel in
+time and bytes (``autograder.runner.execute``), checks every answer's form, types and sizes
+(``autograder.runner.boundary``), relays no text of the learner's once a hidden case's inputs
+have been sent here (``autograder.runner.trusted``), and compares what comes back with its own
 references. Only the standard library and NumPy are needed (torch when the assignment has it).
 """
 

@@ -12,13 +12,24 @@ mistake). A learner object that is not data (a torch module) comes back as a
 
 What a test cell prints and raises is written by the grader: an error output carries one line,
 ``Name: message``, capped, and no traceback (so no line of a hidden test is ever quoted).
+
+**Hidden inputs are never quoted back.** The kernel receives a hidden case's inputs (never its
+expected outputs or source), so every text the learner's code controls could carry them: an
+exception's message and class name, a handle's type name, an unreadable answer's detail. A call
+made from a line of a ``BEGIN HIDDEN TESTS`` region of the test cell (found on the call stack)
+is a *hidden case*; from the first hidden case on, no learner-controlled text is relayed: a
+failure says which function raised which built-in exception (any other class: ``Error``), "in
+a hidden case" when it was one, and nothing of its message. The checks' own messages are
+grader text (``autograder.keys.checks.hidden_cases`` numbers a hidden test's cases).
 """
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import inspect
 import io
+import sys
 import time
 from collections.abc import Callable
 
@@ -26,6 +37,7 @@ import numpy as np
 from nbformat import NotebookNode
 
 from autograder.runner.boundary import BoundaryError, Handle, decode, encode
+from autograder.runner.hidetests import HIDDEN
 
 
 class LearnerError(Exception):
@@ -37,6 +49,23 @@ class LearnerError(Exception):
 
 
 Send = Callable[[str, float, list], str]  # (payload, timeout, callbacks) -> answer text
+
+
+def hidden_lines(source: str) -> frozenset[int]:
+    """The line numbers (from 1) of ``source`` inside its hidden-test regions."""
+    lines: set[int] = set()
+    for match in HIDDEN.finditer(source):
+        first = source.count("\n", 0, match.start()) + 1
+        last = source.count("\n", 0, max(match.start(), match.end() - 1)) + 1
+        lines.update(range(first, last + 1))
+    return frozenset(lines)
+
+
+def builtin_name(ename: object) -> str:
+    """``ename`` if it names a built-in exception, else ``Error`` (a learner's own class name
+    is learner-controlled text)."""
+    value = getattr(builtins, ename, None) if type(ename) is str else None
+    return ename if isinstance(value, type) and issubclass(value, BaseException) else "Error"
 
 
 def _cap(text: str, limit: int) -> str:
@@ -56,21 +85,38 @@ class Remote:
         self.deadline = float("inf")
         self.last_reply: dict = {}
         self.cell_errors: dict[str, str] = {}  # the learner's cells that failed: their error
+        self.cell: tuple[str, frozenset[int]] = ("", frozenset())  # the test cell running
+        self.hidden_seen = False  # a hidden case's inputs have reached the kernel
+
+    def in_hidden_case(self) -> bool:
+        """Is the running test cell on a line of one of its hidden-test regions?"""
+        filename, lines = self.cell
+        frame = sys._getframe(1)
+        while frame is not None:
+            if frame.f_code.co_filename == filename and frame.f_lineno in lines:
+                return True
+            frame = frame.f_back
+        return False
 
     def request(self, req: dict, what: str) -> dict:
         left = self.deadline - time.monotonic()
         if left <= 0:
             raise LearnerError("CellTimeoutError", "the cell ran past its time limit")
+        hidden = self.in_hidden_case()
+        self.hidden_seen = self.hidden_seen or hidden
         callbacks: list = []
         payload = encode(req, callbacks)
         text = self.send(payload, left, callbacks)
         try:
             reply = decode(text, self.max_bytes, self._object)
         except BoundaryError as err:
+            detail = "" if self.hidden_seen else f": {err}"
             raise LearnerError("BadAnswer", _cap(f"{what} sent back something that is not "
-                                                 f"plain data: {err}", self.max_text)) from None
+                                                 f"plain data{detail}", self.max_text)) from None
         if type(reply) is not dict or type(reply.get("ok")) is not bool:
             raise LearnerError("BadAnswer", f"{what} sent back a malformed answer")
+        if not reply["ok"] and self.hidden_seen:
+            raise self._quiet_failure(reply.get("ename"), what, hidden)
         if not reply["ok"]:
             ename = reply.get("ename") if type(reply.get("ename")) is str else "Error"
             if not ename.isidentifier():
@@ -86,6 +132,16 @@ class Remote:
             raise LearnerError(ename[:100], _cap(f"in {what}: {evalue}", self.max_text))
         self.last_reply = reply
         return reply
+
+    def _quiet_failure(self, ename: object, what: str, hidden: bool) -> LearnerError:
+        """The learner's function failed once hidden inputs have reached the kernel: which
+        built-in exception, and where, with no text of the learner's."""
+        name = builtin_name(ename)
+        where = ("in a hidden case (its message is not shown: it could quote the hidden "
+                 "inputs)" if hidden else
+                 "(its message is not shown once hidden cases have run: run your notebook to "
+                 "see it)")
+        return LearnerError(name, f"{what} raised {name} {where}")
 
     def _object(self, handle: Handle) -> RemoteObject:
         return RemoteObject(self, handle)
@@ -165,16 +221,20 @@ class RemoteObject:
     def __init__(self, remote: Remote, handle: Handle) -> None:
         self._remote, self._handle = remote, handle
 
+    def _what(self) -> str:
+        """How messages name it: by the type name its kernel gave, until hidden inputs have
+        reached the kernel (then that name could carry them)."""
+        return "your object" if self._remote.hidden_seen else f"your {self._handle.type_name}"
+
     def __call__(self, *args, **kwargs):
-        return self._remote.call(f"your {self._handle.type_name}",
-                                 {"handle": self._handle.number}, args, kwargs)
+        return self._remote.call(self._what(), {"handle": self._handle.number}, args, kwargs)
 
     def __getattr__(self, method: str):
         if method.startswith("_"):
             raise AttributeError(method)
 
         def bound(*args, **kwargs):
-            return self._remote.call(f"your {self._handle.type_name}.{method}",
+            return self._remote.call(f"{self._what()}.{method}",
                                      {"handle": self._handle.number, "method": method},
                                      args, kwargs)
         return bound
@@ -182,7 +242,7 @@ class RemoteObject:
     def describe(self) -> list[tuple[str, str]]:
         """(path, type) of each submodule, as the kernel reports them."""
         out = self._remote.request({"op": "describe", "handle": self._handle.number},
-                                   f"your {self._handle.type_name}").get("result")
+                                   self._what()).get("result")
         if type(out) is not list:
             return []
         return [(str(p), str(t)) for p, t in (x for x in out if type(x) is list and len(x) == 2)]
@@ -205,10 +265,12 @@ class TrustedSide:
     def run(self, source: str, name: str, deadline: float) -> tuple[list[NotebookNode], bool]:
         """Run a cell's source here; (outputs, whether the kernel is gone)."""
         self.remote.deadline = deadline
+        filename = f"<{name}>"
+        self.remote.cell = (filename, hidden_lines(source))
         out = io.StringIO()
         error, fatal = None, False
         try:
-            code = compile(source, f"<{name}>", "exec")
+            code = compile(source, filename, "exec")
             with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
                 exec(code, self.namespace)  # noqa: S102  (the course's own test code)
         except LearnerError as err:
@@ -217,6 +279,7 @@ class TrustedSide:
             error = (type(err).__name__, str(err))
         finally:
             self.remote.deadline = float("inf")
+            self.remote.cell = ("", frozenset())
         outputs = []
         text = out.getvalue()
         if text:

@@ -4,7 +4,8 @@ Each ``Attack`` builds a learner's notebook (or raw bytes) from the release of t
 assignment ``rnn_forward`` (10 points: ``rnn_cell_forward`` 4, ``rnn_forward`` 6), names the
 class of attack it belongs to (``CLASSES``, the classes of the grading-integrity issue), and
 says what grading must give: the score (None: any), whether it is flagged for review (None:
-either), and a lower-case phrase the report must contain. Each case would score more, leak a
+either), a lower-case phrase the report must contain, and phrases it must never contain (a
+hidden case's inputs). Each case would score more, leak a
 hidden test, touch the host or stop the run without the defence it names in ``defence``.
 """
 
@@ -43,6 +44,8 @@ CLASSES = {
     "symlink": "links in the working folder followed by code outside the sandbox",
     "resources": "resource use summed over processes, tmpfs, disk, time",
     "malformed": "wrong types in cell metadata, huge cells, invalid files",
+    "channels": "floods and forged answers on the kernel's channels during a test's call",
+    "hidden-inputs": "the learner's text quoting a hidden case's inputs back",
     "control": "correct code, with and without noise: full marks, no flag",
 }
 
@@ -58,6 +61,7 @@ class Attack:
     flagged: bool | None
     says: str
     defence: str
+    never_says: tuple[str, ...] = ()  # lower-case phrases the report must not contain
 
 
 def answers(cell: str = CELL_WRONG, seq: str = SEQ_WRONG, extra: str = "") -> Make:
@@ -333,6 +337,75 @@ ATTACKS: list[Attack] = [
                                     for i in range(800)],
                           "metadata": {}, "nbformat": 4, "nbformat_minor": 5}),
            0, None, "", "repair compares bounded prefixes and has a deadline"),
+]
+
+
+def _answer_replaced_by(build: str) -> str:
+    """Learner code that lets the harness answer, then replaces the answer's text by what
+    ``build`` (source of an expression, with ``real_answer`` bound) makes."""
+    return ("import sys, io, json, base64\n"
+            "_h = sys.modules['__rnncourse_harness__']\n_real = _h.call\n\n\n"
+            "def _call(payload):\n    _real(payload)\n    real_answer = _h.answer\n"
+            f"    _h.answer = {build}\n\n\n_h.call = _call\n\n\n")
+
+
+_ALIASED_ANSWER = (
+    "(lambda buf: (np.savez(buf, spec=np.frombuffer(json.dumps("
+    "{'t': 'dict', 'k': ['ok', 'result'], 'v': [{'t': 'bool', 'v': True}, "
+    "{'t': 'list', 'v': [{'t': 'array', 'i': 0}] * 5000}]}).encode(), np.uint8), "
+    "a0=np.zeros(2**20)), base64.b64encode(buf.getvalue()).decode())[1])(io.BytesIO())")
+_HUGE_REPR = "type('Big', (), {'__repr__': lambda self: \"'a'\" + \"+'a'\" * 3_000_000})()"
+_STDIN_FLOOD = (
+    "def rnn_cell_forward(x, h_prev, W_xh, W_hh, b_h):\n"
+    "    k = get_ipython().kernel\n"
+    "    parent, ident = k.get_parent('shell'), k._parent_ident['shell']\n"
+    "    prompt = 'x' * 100_000\n"
+    "    for _ in range(3_000):\n"
+    "        k.session.send(k.stdin_socket, 'input_request',\n"
+    "                       {'prompt': prompt, 'password': False}, parent=parent, ident=ident)\n"
+    "    return np.tanh(x @ W_xh + h_prev @ W_hh + b_h)\n")
+_HIDDEN_SHAPES = ("(6, 2, 3)", "(3, 4, 8)", "(9, 3, 5)", "(12, 2, 1)", "(2, 7)", "(5, 3)",
+                  "(4, 6)")
+
+ATTACKS += [
+    # -- the kernel's channels during a test's call ------------------------------------------
+    Attack("floods_output_during_a_test_call", "channels", answers(
+        "def rnn_cell_forward(x, h_prev, W_xh, W_hh, b_h):\n    import sys\n"
+        "    block = 'x' * 10_000_000\n    for _ in range(150):\n"
+        "        sys.stdout.write(block)\n        sys.stdout.flush()\n"
+        "    return np.tanh(x @ W_xh + h_prev @ W_hh + b_h)\n", SEQ_OK), 0, True,
+        "mb of output", "output during a test's call is read, dropped and counted against a "
+        "byte budget; over it the kernel is stopped"),
+    Attack("floods_the_input_channel_during_a_test_call", "channels",
+           answers(_STDIN_FLOOD, SEQ_OK), 0, True, "requests for input",
+           "requests for input when the call passed no function are dropped within the same "
+           "byte budget"),
+    Attack("answer_refers_to_one_array_many_times", "channels",
+           answers(CELL_OK, SEQ_OK, _answer_replaced_by(_ALIASED_ANSWER)), 0, False,
+           "each reference", "the decoder counts the bytes of every reference, aliases "
+           "included"),
+    Attack("answer_representation_is_a_huge_expression", "channels",
+           answers(CELL_OK, SEQ_OK, _answer_replaced_by(_HUGE_REPR)), 0, False,
+           "could not be read", "the answer's text must be a quoted base64 text of bounded "
+           "length, checked by one regular match: nothing parses it"),
+    # -- hidden inputs -----------------------------------------------------------------------
+    Attack("raises_the_hidden_inputs_in_a_hidden_case", "hidden-inputs", answers(
+        CELL_OK, "def rnn_forward(X, h0, W_xh, W_hh, b_h):\n"
+        "    if X.shape not in ((4, 3, 4), (5, 3, 2), (3, 1, 1)):\n"
+        "        raise type('Shape_' + '_'.join(map(str, X.shape)), (ValueError,), {})(\n"
+        "            f'hidden case X {X.shape} h0 {h0.shape} W_xh {W_xh.shape}')\n"
+        + SEQ_OK.split(":\n", 1)[1]), 5, False, "hidden case",
+        "in a hidden case no learner text is relayed: a built-in exception's name, no message",
+        _HIDDEN_SHAPES + ("hidden case x", "shape_")),
+    Attack("quotes_recorded_hidden_inputs_in_a_later_test", "hidden-inputs", answers(
+        "seen = []\n\n\ndef rnn_cell_forward(x, h_prev, W_xh, W_hh, b_h):\n"
+        "    seen.append(str(x.shape) + str(W_xh.shape))\n"
+        "    return np.tanh(x @ W_xh + h_prev @ W_hh + b_h)\n",
+        "def rnn_forward(X, h0, W_xh, W_hh, b_h):\n"
+        "    raise ValueError('seen: ' + ' '.join(seen))\n"), 4, False,
+        "not shown once hidden cases have run",
+        "once a hidden case's inputs reached the kernel, no learner text is relayed",
+        _HIDDEN_SHAPES + ("seen:",)),
 ]
 
 

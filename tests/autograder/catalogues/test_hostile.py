@@ -80,6 +80,13 @@ def test_attack_report_says_why(graded, attack):
     assert attack.says in _text(graded[attack.name])
 
 
+@pytest.mark.parametrize("attack", [a for a in ATTACKS if a.never_says],
+                         ids=[a.name for a in ATTACKS if a.never_says])
+def test_attack_report_never_quotes_hidden_inputs(graded, attack):
+    text = json.dumps(graded[attack.name]).lower()
+    assert not [p for p in attack.never_says if p in text], _text(graded[attack.name])
+
+
 def test_no_report_quotes_a_hidden_test(graded):
     secrets = [s.lower() for s in hidden_lines(ROOT, "rnn_forward")]
     assert secrets

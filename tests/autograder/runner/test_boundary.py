@@ -136,3 +136,35 @@ def test_a_result_too_large_to_send_is_refused_in_the_kernel_with_a_clear_messag
     reply = kernel_harness.decode(kernel_harness.answer)
     assert reply["ok"] is False and reply["ename"] == "ResultTooLarge"
     assert "2 MB" in reply["evalue"] and "at most 0 MB" not in reply["evalue"]
+
+
+def test_every_reference_to_an_array_counts_against_the_byte_limit():
+    """Does one 1 MB array referred to 100 times (each reference decoded into its own copy:
+    100 MB) pass a 16 MB limit? It must not: aliases count as the copies they become."""
+    text = archive({"t": "list", "v": [{"t": "array", "i": 0}] * 100},
+                   {"a0": np.zeros(2**17)})  # 1 MB
+    assert len(text) < 2 * 2**20
+    with pytest.raises(BoundaryError, match="each reference"):
+        decode(text, LIMIT)
+
+
+def test_a_few_references_within_the_byte_limit_are_read():
+    back = decode(archive({"t": "list", "v": [{"t": "array", "i": 0}] * 3},
+                          {"a0": np.arange(4.0)}), LIMIT)
+    assert len(back) == 3 and back[0] is not back[1]
+    np.testing.assert_array_equal(back[2], np.arange(4.0))
+
+
+@pytest.mark.parametrize("special", [np.nan, np.inf, -np.inf])
+def test_non_finite_values_cross_both_ways_as_they_are(special):
+    """Does a NaN or an infinity cross unchanged (so that the checks can fail on it), as an
+    array entry, a float, a NumPy scalar and a tensor entry?"""
+    value = {"a": np.array([1.0, special]), "f": float(special),
+             "s": np.float32(special), "t": torch.tensor([special])}
+    for back in (decode(kernel_harness.encode(value), LIMIT),
+                 kernel_harness.decode(encode(value))):
+        np.testing.assert_array_equal(back["a"], value["a"])
+        np.testing.assert_array_equal([back["f"]], [special])
+        assert type(back["s"]) is np.float32
+        np.testing.assert_array_equal([back["s"]], [np.float32(special)])
+        np.testing.assert_array_equal(back["t"].numpy(), [special])
