@@ -231,7 +231,9 @@ def check_softmax_cross_entropy(fn: Callable, what: str = "loss", T: int = 4, B:
                 or (isinstance(loss, np.ndarray) and loss.shape == ())):
             shape = f" of shape {loss.shape}" if isinstance(loss, np.ndarray) else ""
             _fail(f"loss must be a float (the mean over the unmasked positions); got a "
-                  f"{type(loss).__name__}{shape}.")
+                  f"{type(loss).__name__}{shape}.",
+                  "loss must be a float (the mean over the unmasked positions); got a "
+                  f"{type(loss).__name__}.")
         check_array("loss", np.asarray(loss, dtype=np.float64).reshape(1),
                     np.array([e_loss]), mistakes=lambda: {
                         k: np.array([v]) for k, v in mistakes(0).items()},
@@ -265,12 +267,14 @@ def _draws(fn, logits: np.ndarray, temperature: float, seed: int) -> np.ndarray:
     got = check_type("the sampled ids", got)
     if got.shape != (logits.shape[0],):
         _fail(f"the sampled ids have shape {got.shape}, expected ({logits.shape[0]},): one id "
-              "per row of logits.")
+              "per row of logits.", "the sampled ids have the wrong shape: one id per row of "
+              "logits.")
     if got.dtype.kind not in "iu":
         _fail(f"the sampled ids have dtype {got.dtype}; return integers (ids), not "
               "probabilities or floats.")
     if got.min() < 0 or got.max() >= logits.shape[1]:
-        _fail(f"a sampled id is outside 0 .. V - 1 = {logits.shape[1] - 1}.")
+        _fail(f"a sampled id is outside 0 .. V - 1 = {logits.shape[1] - 1}.",
+              "a sampled id is outside 0 .. V - 1.")
     if not np.array_equal(logits, before):
         _fail("sample_next modified logits in place.")
     return got
@@ -324,11 +328,12 @@ def check_sample_next(fn: Callable, temperature: float = 1.0, seed: int = 0, V: 
                     if not np.allclose(q, sampling_probs(rows, temperature))
                     and _chi2_p(draws, kinds, q) > 1e-3), None)
         freq = np.bincount(draws[kinds == 0], minlength=V) / np.sum(kinds == 0)
+        match = f".\nThey match {why}." if why else "."
         _fail(f"the ids drawn at temperature {temperature} do not follow softmax(logits / "
               f"temperature): chi-square p = {p:.1e} over {n_draws} draws; row 0: frequencies "
               f"{np.round(freq, 3).tolist()}, expected "
-              f"{np.round(sampling_probs(rows, temperature)[0], 3).tolist()}"
-              + (f".\nThey match {why}." if why else "."))
+              f"{np.round(sampling_probs(rows, temperature)[0], 3).tolist()}" + match,
+              "the ids drawn do not follow softmax(logits / temperature)" + match)
     small = logits[:200]
     if not np.array_equal(_draws(fn, small, temperature, seed + 1),
                           _draws(fn, small, temperature, seed + 1)):
@@ -351,12 +356,14 @@ def check_sample_next_greedy(fn: Callable, seed: int = 0, B: int = 50, V: int = 
         got = _draws(fn, logits, temperature, seed)
         if not np.array_equal(got, expected):
             bad = int(np.flatnonzero(got != expected)[0])
+            why = (" (treat a zero temperature as the limit: the argmax)." if temperature == 0
+                   else ": at so small a temperature softmax(logits / temperature) is all on "
+                   "the argmax (and exp overflows unless each row's maximum is subtracted "
+                   "first).")
             _fail(f"at temperature {temperature} the ids must be the argmax of each row; row "
-                  f"{bad} gave {int(got[bad])}, expected {int(expected[bad])}"
-                  + (" (treat temperature 0 as the limit: the argmax)." if temperature == 0
-                     else ": at so small a temperature softmax(logits / temperature) is all "
-                     "on the argmax (and exp overflows unless each row's maximum is "
-                     "subtracted first)."))
+                  f"{bad} gave {int(got[bad])}, expected {int(expected[bad])}{why}",
+                  "at temperature zero, or close to it, the ids must be the argmax of each "
+                  f"row{why}")
 
 
 # --------------------------------------------------------------------------------------------
@@ -370,7 +377,9 @@ def _check_params(params, shapes: dict) -> None:
         a = params[n]
         if type(a) is not np.ndarray or a.shape != shapes[n] or not np.all(np.isfinite(a)):
             _fail(f"after training, params[{n!r}] must be a finite NumPy array of shape "
-                  f"{shapes[n]}: update the arrays in place (params[name] -= ...).")
+                  f"{shapes[n]}: update the arrays in place (params[name] -= ...).",
+                  f"after training, params[{n!r}] must be a finite NumPy array of its shape "
+                  "before: update the arrays in place (params[name] -= ...).")
 
 
 def check_train_char_lm(fn: Callable, n_tokens: int = 60, V: int = 7, D: int = 3,
@@ -409,7 +418,7 @@ def check_train_char_lm(fn: Callable, n_tokens: int = 60, V: int = 7, D: int = 3
             losses = np.asarray([float(v) for v in losses], dtype=np.float64)
         except (TypeError, ValueError):
             _fail("train_char_lm must return a list of floats, one loss per step.")
-    check_array(f"losses (one per step, {n_steps} steps)", losses, np.asarray(exp_losses),
+    check_array("losses (one per step)", losses, np.asarray(exp_losses),
                 time_axis=True, index_name="step", mistakes=lambda: mistakes(0),
                 rtol=rtol, atol=atol, reference="the training in torch (Adam)")
     _check_params(mine, {n: params[n].shape for n in PARAMS})

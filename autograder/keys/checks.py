@@ -2,11 +2,17 @@
 
 Each ``check_*`` function draws seeded inputs, calls the learner's function on copies of them,
 and compares the result with a float64 PyTorch reference (``autograder.keys.reference``).
-On failure it raises ``AssertionError`` with a one- or two-line message saying what differs:
-the type, dtype or shape, non-finite values, an input modified in place, or the first time
-step where the values diverge and by how much; when the learner's numbers match a known
-mistake recomputed by the grader (wrong gate order, sigmoid/tanh swapped, ...), the message
-names that mistake.
+On failure it raises an ``AssertionError`` (:func:`failure`) with a one- or two-line
+message saying what differs: the type, dtype or shape, non-finite values, an input modified in
+place, or the first time step where the values diverge and by how much; when the learner's
+numbers match a known mistake recomputed by the grader (wrong gate order, sigmoid/tanh
+swapped, ...), the message names that mistake. Non-finite values (NaN, inf) fail every check.
+
+A hidden test runs each of its cases inside :func:`hidden_cases` (or :func:`hidden_case`): a
+failure then reads "hidden case 3 of 6 failed: ..." followed by the failure's ``summary``,
+which names what differs and by how much but none of the case's inputs (no shapes, lengths,
+indices, seeds or expected values). Only a summary written by a check is ever quoted; any
+other failure in a hidden case is reported by its kind alone.
 
 Tolerances: ``RTOL = 1e-6`` and ``ATOL = 1e-8`` in float64, far above the rounding differences
 between correct vectorisations and far below the effect of any real bug.
@@ -17,7 +23,7 @@ from __future__ import annotations
 import copy
 import inspect
 import itertools
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -33,8 +39,58 @@ Mistakes = Mapping[str, object] | Callable[[], Mapping[str, object]]
 # Generic comparison
 # --------------------------------------------------------------------------------------------
 
-def _fail(msg: str):
-    raise AssertionError(msg)
+def failure(msg: str, summary: str | None = None) -> AssertionError:
+    """A failed check: an ``AssertionError`` whose text is the full diagnostic, and whose
+    ``summary`` attribute says what failed without any of the case's inputs (what a hidden
+    case's message may show; by default ``msg`` itself, which must then name none of them)."""
+    err = AssertionError(msg)
+    err.summary = msg if summary is None else summary
+    return err
+
+
+def _fail(msg: str, summary: str | None = None):
+    """Fail a check (see :func:`failure`)."""
+    raise failure(msg, summary)
+
+
+class HiddenCase:
+    """One case of a hidden test: ``with case as params:`` runs a check on the case's
+    parameters; a failure inside is re-raised as "hidden case k of n failed: <summary>"."""
+
+    def __init__(self, number: int, count: int, params: tuple = ()) -> None:
+        self.number, self.count, self.params = number, count, params
+
+    def __enter__(self) -> tuple:
+        return self.params
+
+    def __exit__(self, kind, err, tb) -> bool:
+        if err is None or not isinstance(err, Exception):
+            return False
+        head = f"hidden case {self.number} of {self.count} failed"
+        summary = getattr(err, "summary", None) if type(err) is AssertionError else None
+        if isinstance(summary, str):  # a check's failure, written by the grader
+            raise AssertionError(f"{head}: {summary}") from None
+        ename, evalue = getattr(err, "ename", None), getattr(err, "evalue", None)
+        if isinstance(ename, str) and isinstance(evalue, str):  # the learner's code raised
+            if getattr(err, "fatal", False):
+                return False  # the kernel is gone: its own message says why
+            err.evalue = (f"{head}: your code raised {ename} (its message is not shown for "
+                          "a hidden case: run the visible tests and your own cases to see it)")
+            return False
+        raise AssertionError(f"{head}: {type(err).__name__} (the details are not shown for "
+                             "a hidden case)") from None
+
+
+def hidden_case(number: int = 1, count: int = 1) -> HiddenCase:
+    """A single hidden case (``with hidden_case(): check_...(...)``)."""
+    return HiddenCase(number, count)
+
+
+def hidden_cases(cases: Sequence[tuple]) -> Iterator[HiddenCase]:
+    """The cases of a hidden test, numbered: ``for case in hidden_cases([...]):`` then
+    ``with case as (T, B, H, seed): check_...(...)``."""
+    for k, params in enumerate(cases, 1):
+        yield HiddenCase(k, len(cases), tuple(params))
 
 
 def check_type(name: str, got) -> np.ndarray:
@@ -81,15 +137,17 @@ def check_array(name: str, got, expected: np.ndarray, *, time_axis: bool = False
     expected = np.asarray(expected)
     if got.shape != expected.shape:
         hint = (shape_hints or {}).get(tuple(got.shape))
-        _fail(f"{name} has shape {tuple(got.shape)}, expected {tuple(expected.shape)}"
-              + (f": {hint}." if hint else "."))
+        why = f": {hint}." if hint else "."
+        _fail(f"{name} has shape {tuple(got.shape)}, expected {tuple(expected.shape)}{why}",
+              f"{name} has the wrong shape{why}")
     if got.dtype != np.float64:
         _fail(f"{name} has dtype {got.dtype}, expected float64: keep the inputs' dtype "
               "(no float32 casts, no integer arrays).")
     if not np.all(np.isfinite(got)):
         idx = tuple(int(i) for i in np.argwhere(~np.isfinite(got))[0])
-        _fail(f"{name} has non-finite values (first at index {idx}): look for an overflow, "
-              "e.g. exp of a large number, or a division by zero.")
+        advice = "look for an overflow, e.g. exp of a large number, or a division by zero."
+        _fail(f"{name} has non-finite values (first at index {idx}): {advice}",
+              f"{name} has non-finite values (NaN or inf): {advice}")
     if _close(got, expected, rtol, atol):
         return
     err = np.abs(got - expected)
@@ -104,10 +162,12 @@ def check_array(name: str, got, expected: np.ndarray, *, time_axis: bool = False
         worst = tuple(int(i) for i in np.unravel_index(err.argmax(), err.shape))
         where = f" ({bad.sum()} of {bad.size} entries; worst at index {worst})"
     msg = f"{name} differs from {reference}:{where}, max abs error {err.max():.2e}."
+    summary = f"{name} differs from {reference}: max abs error {err.max():.2e}."
     mistake = find_mistake(got, mistakes, rtol, atol)
     if mistake:
         msg += f"\nIt matches a known mistake: {mistake}."
-    _fail(msg)
+        summary += f"\nIt matches a known mistake: {mistake}."
+    _fail(msg, summary)
 
 
 def call(fn: Callable, *args):
@@ -139,7 +199,8 @@ def unpack(name: str, got, n: int, names: str) -> tuple:
     """``got`` must be a tuple (or list) of ``n`` items, described by ``names``."""
     if not isinstance(got, tuple | list) or len(got) != n:
         kind = type(got).__name__ + (f" of length {len(got)}" if hasattr(got, "__len__") else "")
-        _fail(f"{name} must return a tuple {names}; it returned a {kind}.")
+        _fail(f"{name} must return a tuple {names}; it returned a {kind}.",
+              f"{name} must return a tuple {names}; it returned a {type(got).__name__}.")
     return tuple(got)
 
 
@@ -589,8 +650,10 @@ def check_clip_grad_norm(fn: Callable, max_norm: float, seed: int = 0, scale: fl
                 exp_total, max_norm),
         }
         why = next((k for k, g in guesses.items() if np.isclose(total, g, rtol=1e-6)), None)
+        looks = f"; it looks like {why}." if why else "."
         _fail(f"total_norm is {total:.6g}, expected {exp_total:.6g} (global L2 norm over all "
-              "gradients)" + (f"; it looks like {why}." if why else "."))
+              "gradients)" + looks,
+              "total_norm differs from the global L2 norm over all gradients" + looks)
     if not isinstance(clipped, Mapping) or set(clipped) != set(grads):
         _fail(f"clipped_grads must be a dict with the same keys as grads ({', '.join(grads)}).")
 

@@ -1,9 +1,12 @@
 """Checks for the application assignment ``forecasting`` (torch, float32).
 
-Each piece is checked on its own: the windowing against loops, the model's interface and
-state passing, the training loop's clipping (read from a global optimizer hook) and the
-multi-step forecast against a recursion run on a small fixed model, so that a bug in one piece
-does not cost the points of another. The held-out accuracy is computed here from the
+Each piece is checked on its own: the windowing against loops; the model by its behaviour
+(its outputs against torch's own LSTM or GRU and a linear read-out loaded with the model's
+weights, read back as data; never by the name of a class); the training loop by its outcome
+(the parameters of a small fixed model after training, against the grader's own training of
+the same model, clipped and unclipped); and the multi-step forecast against a recursion run on
+a small fixed model, so that a bug in one piece does not cost the points of another. Nothing
+the learner's process measures is used. The held-out accuracy is computed here from the
 learner's forecasts, on months the learner's code never receives.
 
 The same checks run in JupyterLab (the learner's functions and models are ordinary objects)
@@ -13,14 +16,12 @@ and in the grader, where they are proxies of the learner's kernel
 
 from __future__ import annotations
 
-import contextlib
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import numpy as np
 import torch
 from torch import nn
-from torch.optim.optimizer import register_optimizer_step_pre_hook
 
 from autograder.keys.checks import _fail, check_array, check_type
 
@@ -51,7 +52,8 @@ def _tensor(name: str, got, shape: tuple, dtype=torch.float32) -> torch.Tensor:
     if tuple(got.shape) != shape:
         hint = " (batch-first? the course is time-major: (window, M, 1))" if tuple(
             got.shape) == (shape[1], shape[0], shape[2]) else ""
-        _fail(f"{name} has shape {tuple(got.shape)}, expected {shape}{hint}.")
+        _fail(f"{name} has shape {tuple(got.shape)}, expected {shape}{hint}.",
+              f"{name} has the wrong shape{hint}.")
     if got.dtype != dtype:
         _fail(f"{name} has dtype {got.dtype}, expected {dtype}.")
     return got
@@ -96,25 +98,91 @@ def _seed(fn, seed: int) -> None:
         torch.manual_seed(seed)
 
 
-def module_types(model) -> list[str]:
-    """The type names of a model's submodules (asked of the kernel for a remote model)."""
-    if hasattr(model, "describe") and not isinstance(model, nn.Module):
-        return [t for _, t in model.describe()]
-    return [f"{type(m).__module__}.{type(m).__qualname__}" for m in model.modules()]
+def _state_dict(model) -> dict[str, torch.Tensor]:
+    """The model's parameters and buffers, read back as data (name -> float tensor)."""
+    state = model.state_dict()
+    if not isinstance(state, Mapping) or not all(
+            isinstance(k, str) and isinstance(v, torch.Tensor) and v.is_floating_point()
+            for k, v in state.items()):
+        _fail("the model's state_dict() must map names to float tensors (an nn.Module's "
+              "does).")
+    return {k: v.detach().clone() for k, v in state.items()}
 
 
-def parameters(model) -> list[torch.Tensor]:
-    """Copies of a model's parameters and buffers, in order."""
-    return [t.detach().clone() for t in model.state_dict().values()]
+def _layout(state: Mapping[str, torch.Tensor]) -> tuple[str, str, int, str, bool, bool]:
+    """(kind, prefix, number of layers, read-out prefix, recurrent biases?, read-out bias?)
+    of a state dict holding one torch.nn.LSTM or torch.nn.GRU and one linear read-out; fails
+    with what is wrong otherwise."""
+    shape = "one recurrent layer (nn.LSTM or nn.GRU) followed by one nn.Linear read-out"
+    found = [k[:-len("weight_ih_l0")] for k in state if k.endswith("weight_ih_l0")]
+    if len(found) != 1:
+        _fail(f"the model's parameters ({', '.join(list(state)[:12])}) are not those of {shape}"
+              ": build the recurrent layer with torch.nn.LSTM or torch.nn.GRU.")
+    prefix = found[0]
+    w_ih, w_hh = state[prefix + "weight_ih_l0"], state.get(prefix + "weight_hh_l0")
+    H = w_hh.shape[-1] if w_hh is not None and w_hh.ndim == 2 else 0
+    gates = w_ih.shape[0] // H if H and w_ih.ndim == 2 else 0
+    if gates not in (3, 4) or tuple(w_ih.shape) != (gates * H, 1):
+        _fail("the recurrent layer's weights are not those of torch.nn.LSTM or torch.nn.GRU "
+              "with one input feature.")
+    layers = 1
+    while prefix + f"weight_ih_l{layers}" in state:
+        layers += 1
+    bias = prefix + "bias_ih_l0" in state
+    rnn_keys = {prefix + f"{kind}_{m}_l{layer}" for layer in range(layers)
+                for kind in (("weight", "bias") if bias else ("weight",)) for m in ("ih", "hh")}
+    rest = sorted(set(state) - rnn_keys)
+    heads = [k[:-len("weight")] for k in rest if k.endswith("weight")]
+    head = heads[0] if len(heads) == 1 else ""
+    head_bias = head + "bias" in rest
+    if (len(heads) != 1 or set(rest) != {head + "weight", *([head + "bias"] if head_bias else [])}
+            or tuple(state[head + "weight"].shape) != (1, H)):
+        _fail(f"the model's parameters are not those of {shape} to one value per step "
+              f"(found besides the recurrent layer: {', '.join(rest[:12]) or 'nothing'}).")
+    return ("LSTM" if gates == 4 else "GRU"), prefix, layers, head, bias, head_bias
+
+
+def reference_forecaster(state: Mapping[str, torch.Tensor]) -> tuple[nn.Module, str, int]:
+    """(torch's own recurrent layer and linear read-out loaded with ``state``, as a model with
+    the assignment's interface; "LSTM" or "GRU"; the number of hidden units)."""
+    kind, prefix, layers, head, bias, head_bias = _layout(state)
+    H = state[prefix + "weight_hh_l0"].shape[-1]
+    rnn = getattr(nn, kind)(1, H, num_layers=layers, bias=bias)
+    linear = nn.Linear(H, 1, bias=head_bias)
+    with torch.no_grad():
+        for name, p in rnn.named_parameters():
+            p.copy_(state[prefix + name])
+        for name, p in linear.named_parameters():
+            p.copy_(state[head + name])
+
+    class Reference(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.rnn, self.head = rnn, linear
+
+        def forward(self, X, state=None):
+            Hs, state = self.rnn(X, state)
+            return self.head(Hs), state
+
+    return Reference().eval(), kind, H
+
+
+def _as64(t: torch.Tensor) -> np.ndarray:
+    return t.detach().numpy().astype(np.float64)
 
 
 def check_forecaster(cls: Callable, hidden_size: int = 8, seed: int = 0):
-    """Forecaster(hidden_size): recurrent layer from torch.nn, shapes, state passing."""
+    """Forecaster(hidden_size) behaves as torch.nn.LSTM or torch.nn.GRU (hidden_size units,
+    one input feature) followed by a linear read-out, loaded with the model's own weights
+    (read back as data): the same Y_hat (T, B, 1) on seeded inputs, and the state carries
+    across calls. What the model's classes are called is never read."""
     _seed(cls, seed)
     model = cls(hidden_size)
-    recurrent = ("torch.nn.modules.rnn.LSTM", "torch.nn.modules.rnn.GRU")
-    if not any(t in recurrent for t in module_types(model)):
-        _fail("the model must use torch.nn.LSTM or torch.nn.GRU.")
+    reference, kind, H = reference_forecaster(_state_dict(model))
+    if H != hidden_size:
+        _fail(f"the recurrent layer has {H} hidden units; Forecaster(hidden_size) must give it "
+              f"hidden_size = {hidden_size}.",
+              "the recurrent layer does not have hidden_size hidden units.")
     X = torch.randn(7, 3, 1, generator=torch.Generator().manual_seed(seed))
     with torch.no_grad():
         out = model(X)
@@ -122,6 +190,9 @@ def check_forecaster(cls: Callable, hidden_size: int = 8, seed: int = 0):
             _fail("forward(X, state=None) must return a tuple (Y_hat, state).")
         Y, state = out
         _tensor("Y_hat", Y, (7, 3, 1))
+        expected = reference(X)[0]
+        check_array("Y_hat", _as64(Y), _as64(expected), time_axis=True, rtol=1e-4, atol=1e-5,
+                    reference=f"torch.nn.{kind} and nn.Linear loaded with your model's weights")
         Y1, s1 = model(X[:3])
         Y2, _ = model(X[3:], s1)
     both = torch.cat([Y1, Y2]).numpy().astype(np.float64)
@@ -131,62 +202,98 @@ def check_forecaster(cls: Callable, hidden_size: int = 8, seed: int = 0):
                           torch.cat([Y1, model(X[3:])[0]]).detach().numpy()})
 
 
-@contextlib.contextmanager
-def record_step_grad_norms():
-    """Record the global gradient norm seen by every optimizer.step() inside the block."""
-    norms: list[float] = []
+def clip_problem(seed: int, window: int = 6, M: int = 5, spike: float = 8.0):
+    """(X, Y), float32 (window, M, 1): M copies of one seeded window whose targets are far
+    from what the model predicts (every gradient is large). Every batch holds the same
+    content, so a training run's outcome does not depend on the order of the windows."""
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(window, 1, 1, generator=gen)
+    y = spike * torch.randn(window, 1, 1, generator=gen)
+    return x.expand(window, M, 1).clone(), y.expand(window, M, 1).clone()
 
-    def hook(optimizer, args, kwargs):
-        grads = [p.grad for g in optimizer.param_groups for p in g["params"]
-                 if p.grad is not None]
-        norms.append(float(torch.norm(torch.stack([torch.norm(g) for g in grads]))))
 
-    handle = register_optimizer_step_pre_hook(hook)
+def train_outcome(state: Mapping[str, torch.Tensor], X: torch.Tensor, Y: torch.Tensor,
+                  n_epochs: int, batch_size: int, lr: float, max_norm: float | None,
+                  hidden_size: int) -> tuple[dict[str, np.ndarray], list[float], list[float]]:
+    """The assignment's recipe run here on a ToyForecaster loaded with ``state``, batches in
+    order (every batch of :func:`clip_problem` is alike); no clipping when ``max_norm`` is
+    None. Returns (parameters after training, each epoch's mean loss weighted by batch size,
+    each epoch's mean of the batch losses)."""
+    model = ToyForecaster(hidden_size)
+    model.load_state_dict(state)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    M = X.shape[1]
+    weighted, plain = [], []
+    for _ in range(n_epochs):
+        losses = []
+        for s in range(0, M, batch_size):
+            idx = torch.arange(s, min(s + batch_size, M))
+            loss = nn.functional.mse_loss(model(X[:, idx])[0], Y[:, idx])
+            optimizer.zero_grad()
+            loss.backward()
+            if max_norm is not None:
+                nn.utils.clip_grad_norm_(model.parameters(), max_norm)
+            optimizer.step()
+            losses.append((loss.item(), len(idx)))
+        weighted.append(sum(v * n for v, n in losses) / M)
+        plain.append(sum(v for v, _ in losses) / len(losses))
+    return ({k: _as64(v) for k, v in model.state_dict().items()}, weighted, plain)
+
+
+def _losses(got, n_epochs: int) -> np.ndarray:
+    if not isinstance(got, list | tuple | np.ndarray) or len(got) != n_epochs:
+        _fail(f"train must return a list of {n_epochs} floats (one mean loss per epoch); got "
+              f"{type(got).__name__}" + (f" of length {len(got)}" if hasattr(got, "__len__")
+                                         else ""),
+              "train must return a list of n_epochs floats (one mean loss per epoch).")
     try:
-        yield norms
-    finally:
-        handle.remove()
+        return np.array([float(v) for v in got], dtype=np.float64)
+    except (TypeError, ValueError):
+        _fail("train must return a list of floats (one mean loss per epoch).")
 
 
-def check_train(fn: Callable, cls: Callable, n_epochs: int = 4, batch_size: int = 16,
-                lr: float = 0.01, max_norm: float = 0.05, seed: int = 0):
-    """train(model, X, Y, n_epochs, batch_size, lr, max_norm, seed) on a small sine task."""
-    t = np.arange(80)
-    series = np.sin(2 * np.pi * t / 12)
-    window = 12
-    M = len(series) - window
-    idx = np.arange(window)[:, None] + np.arange(M)[None, :]
-    X = torch.tensor(series[idx], dtype=torch.float32)[..., None]
-    Y = torch.tensor(series[idx + 1], dtype=torch.float32)[..., None]
-    _seed(cls, seed)
-    model = cls(8)
-    before = parameters(model)
-    if _remote(fn) is not None:
-        losses, norms = fn.call_recording_steps(model, X, Y, n_epochs, batch_size, lr,
-                                                max_norm, seed)
-    else:
-        with record_step_grad_norms() as norms:
-            losses = fn(model, X, Y, n_epochs, batch_size, lr, max_norm, seed)
-    if not isinstance(losses, list | tuple | np.ndarray) or len(losses) != n_epochs:
-        _fail(f"train must return a list of {n_epochs} floats (one mean loss per epoch); "
-              f"got {type(losses).__name__}" + (f" of length {len(losses)}"
-                                                if hasattr(losses, "__len__") else ""))
-    losses = [float(v) for v in losses]
-    if not np.all(np.isfinite(losses)):
-        _fail(f"the training losses are not finite: {losses}")
-    after = parameters(model)
-    if len(after) != len(before) or all(torch.equal(a, b)
-                                        for a, b in zip(before, after, strict=True)):
-        _fail("the model's parameters did not change: call optimizer.step() after backward().")
-    steps = n_epochs * -(-M // batch_size)
-    if len(norms) != steps:
-        _fail(f"optimizer.step() ran {len(norms)} times, expected {steps} = n_epochs x "
-              f"ceil({M} windows / batch_size {batch_size}).")
-    if max(norms) > max_norm * (1 + 1e-4):
-        _fail(f"a step saw a gradient norm of {max(norms):.3g} > max_norm = {max_norm}: "
-              "clip with torch.nn.utils.clip_grad_norm_ after backward(), before step().")
-    if not losses[-1] < losses[0]:
-        _fail(f"the loss did not decrease over {n_epochs} epochs: {losses}")
+def check_train(fn: Callable, n_epochs: int = 2, batch_size: int = 2, lr: float = 0.01,
+                max_norm: float = 1e-3, seed: int = 0, hidden_size: int = 4):
+    """train(model, X, Y, n_epochs, batch_size, lr, max_norm, seed), judged by its outcome: a
+    small fixed GRU model (the grader's weights) trained on :func:`clip_problem`'s windows,
+    whose gradients are far above ``max_norm``. The parameters read back after training must
+    be those of the grader's own run of the recipe (Adam, MSE, clip_grad_norm_ before each
+    step, the last batch smaller), and not those of the same run without clipping; the
+    returned losses must be the grader's (each epoch's mean, weighted by batch size or not)."""
+    toy = ToyForecaster(hidden_size, seed=seed)
+    state = {k: v.detach().clone() for k, v in toy.state_dict().items()}
+    X, Y = clip_problem(seed)
+    remote = _remote(fn)
+    model = toy if remote is None else remote.fixture(
+        "toy_forecaster", hidden_size=hidden_size, state=state)
+    got = _losses(fn(model, X.clone(), Y.clone(), n_epochs, batch_size, lr, max_norm, seed),
+                  n_epochs)
+    after = _state_dict(model)
+    expected, weighted, plain = train_outcome(state, X, Y, n_epochs, batch_size, lr, max_norm,
+                                              hidden_size)
+    if set(after) != set(expected):
+        _fail("after training, the model must have the same parameters as before (train "
+              "updates the given model in place).")
+    cache: dict = {}
+
+    def mistakes(key):
+        if not cache:
+            cache["no clipping: clip_grad_norm_(model.parameters(), max_norm) after "
+                  "backward(), before step()"] = train_outcome(
+                state, X, Y, n_epochs, batch_size, lr, None, hidden_size)[0]
+            cache["the parameters did not change: call optimizer.step() after backward()"] = {
+                k: _as64(v) for k, v in state.items()}
+        return {label: params[key] for label, params in cache.items()}
+
+    for key in expected:
+        check_array(f"the model's {key} after training", _as64(after[key]), expected[key],
+                    rtol=1e-4, atol=1e-6, mistakes=lambda key=key: mistakes(key),
+                    reference="the grader's training of the same model (Adam, clipped)")
+    if not (np.allclose(got, weighted, rtol=1e-4, atol=1e-6)
+            or np.allclose(got, plain, rtol=1e-4, atol=1e-6)):
+        check_array("the mean loss of each epoch", got, np.array(weighted), time_axis=True,
+                    rtol=1e-4, atol=1e-6, index_name="epoch",
+                    reference="each epoch's mean training loss, computed by the grader")
 
 
 def forecast_reference(model: nn.Module, history: np.ndarray, steps: int, *,

@@ -3,9 +3,16 @@ recurrence h_t = a_t * h_{t-1} + b_t computed by a loop and by a parallel scan, 
 of it (Feng et al., 2024), and a function that times the two scans.
 
 The references run the recurrence one step at a time in torch (float64); the mistaken variants
-used in the feedback ("it matches a known mistake: ...") are recomputed here with NumPy. The
-check that a "parallel" scan is not a loop in disguise times the learner's function in two
-shapes holding the same number of values (see :func:`check_scan_is_not_a_loop`).
+used in the feedback ("it matches a known mistake: ...") are recomputed here with NumPy.
+
+Whether a "parallel" scan is a loop in disguise is not graded: :func:`check_scan_is_not_a_loop`
+is a self-check the learner runs in their own kernel. A time measured in the learner's kernel
+can be forged there (its ``timeit`` replaced), and from the grader's side the cost of sending
+the arrays swamps the loop's: measured on 2 busy cores, a call of T = 2**16 (B = H = 1) costs
+300 to 520 ms by the grader's clock whatever the function, while the whole loop takes about
+50 ms and the scan 2 ms, and the long-to-wide ratio of a loop (0.97 to 1.56) overlaps a scan's
+(0.80 to 1.16). A control call cannot cancel the transfer either: the learner's code can make
+any call slower, so a ratio to a control rewards slowing the control.
 """
 
 from __future__ import annotations
@@ -18,7 +25,7 @@ import numpy as np
 import torch
 
 from autograder.keys import reference as ref
-from autograder.keys.checks import call, check_array, check_type
+from autograder.keys.checks import _fail, call, check_array, check_type
 
 # --------------------------------------------------------------------------------------------
 # Seeded inputs and references
@@ -138,7 +145,7 @@ def check_scan(fn: Callable, T: int = 7, B: int = 2, H: int = 3, seed: int = 0,
     x = scan_inputs(T, B, H, seed)
     got = call(fn, x["a"], x["b"], x["h0"])
     expected = scan_reference(x["a"], x["b"], x["h0"])
-    check_array(f"Hs of {name} (T={T})", got, expected, time_axis=True,
+    check_array(f"Hs of {name}", got, expected, time_axis=True,
                 shape_hints=_hints(T, B, H), reference="the step-by-step torch reference",
                 mistakes=lambda: scan_mistakes(x["a"], x["b"], x["h0"]))
 
@@ -149,7 +156,7 @@ def check_min_gru_forward(fn: Callable, T: int = 7, B: int = 2, D: int = 3, H: i
     x = min_gru_inputs(T, B, D, H, seed)
     args = [x[k] for k in ("X", "h0", "W_z", "b_z", "W_h", "b_h")]
     got = call(fn, *args)
-    check_array(f"Hs of min_gru_forward (T={T})", got, min_gru_reference(*args),
+    check_array("Hs of min_gru_forward", got, min_gru_reference(*args),
                 time_axis=True, shape_hints=_hints(T, B, H),
                 reference="minGRU step by step in torch",
                 mistakes=lambda: min_gru_mistakes(*args))
@@ -160,57 +167,46 @@ def check_min_gru_forward(fn: Callable, T: int = 7, B: int = 2, D: int = 3, H: i
 # --------------------------------------------------------------------------------------------
 
 def _best_time(fn: Callable, x: dict, repeats: int) -> float:
-    """The smallest of ``repeats`` wall times of ``fn(a, b, h0)``, measured by ``timeit.repeat``
-    where ``fn`` runs: in this process, or in the learner's kernel for a proxy of the grader
-    (with the kernel's ``timeit``, imported by the set-up cell), so that sending the arrays to
-    the kernel is not part of the time."""
-    kwargs = {"stmt": "scan(a, b, h0)", "globals": {"scan": fn, **x}, "repeat": repeats,
-              "number": 1}
-    remote = getattr(fn, "_remote", None)
-    if remote is None:
-        times = timeit.repeat(**kwargs)
-    else:
-        times = remote.call("timeit.repeat timing your function (the set-up cell imports "
-                            "timeit)", {"name": "timeit", "method": "repeat"}, (), kwargs)
-    if (not isinstance(times, list) or len(times) != repeats
-            or not all(isinstance(t, float) and t >= 0 for t in times)):
-        raise AssertionError("timeit.repeat in your kernel did not return times: was the name "
-                             "timeit of the set-up cell redefined?")
-    return min(times)
+    """The smallest of ``repeats`` wall times of ``fn(a, b, h0)``, by ``timeit.repeat`` in
+    this process."""
+    return min(timeit.repeat(lambda: fn(x["a"], x["b"], x["h0"]), repeat=repeats, number=1))
 
 
 def check_scan_is_not_a_loop(fn: Callable, log2_T: int = 13, log2_T_wide: int = 6,
                              repeats: int = 5, rounds: int = 1, max_ratio: float = 10.0,
                              seed: int = 0):
-    """``fn`` computes the scan in O(log T) rounds, not with one step per time step.
+    """A self-check, worth no points: ``fn`` computes the scan in O(log T) rounds, not with one
+    step per time step. It times ``fn`` in the process that calls it (the learner's own
+    kernel), so the grader never runs it: it refuses a proxy of a learner's kernel.
 
-    Times ``fn`` where it runs (``timeit.repeat`` in the learner's kernel: the data transfer is
-    not timed) on a long, narrow input, T = 2**log2_T with B = H = 1, and on a short, wide one
-    with as many values, T = 2**log2_T_wide, B = 1, H = 2**(log2_T - log2_T_wide). A scan of
-    ceil(log2 T) rounds (Hillis-Steele) or 2 log2 T (recursive halving) does log2_T /
+    Times ``fn`` on a long, narrow input, T = 2**log2_T with B = H = 1, and on a short, wide
+    one with as many values, T = 2**log2_T_wide, B = 1, H = 2**(log2_T - log2_T_wide). A scan
+    of ceil(log2 T) rounds (Hillis-Steele) or 2 log2 T (recursive halving) does log2_T /
     log2_T_wide (about 2) times as many rounds, of the same total size, on the long input; a
-    loop over t makes 2**(log2_T - log2_T_wide) (128) times as many steps. The ratio of the best
-    times (over ``rounds`` interleaved rounds of ``repeats`` calls) must be at most
+    loop over t makes 2**(log2_T - log2_T_wide) (128) times as many steps. The ratio of the
+    best times (over ``rounds`` interleaved rounds of ``repeats`` calls) must be at most
     ``max_ratio``: measured on 2 loaded cores, about 2 for either scan, 100 to 300 for a loop.
-    The ratio does not depend on the machine's speed, only on how the time grows with T.
     """
+    if getattr(fn, "_remote", None) is not None:
+        raise TypeError("check_scan_is_not_a_loop times a function in this process: run it in "
+                        "your own notebook; it is a self-check, not a grading test.")
     T, T_wide = 2 ** log2_T, 2 ** log2_T_wide
     long, wide = scan_inputs(T, 1, 1, seed), scan_inputs(T_wide, 1, T // T_wide, seed + 1)
     got = fn(long["a"], long["b"], long["h0"])
-    check_array(f"Hs of linear_scan_parallel (T={T})", got,
-                _loop(long["a"], long["b"], long["h0"]), time_axis=True,
-                reference="the step-by-step reference")
+    check_array("Hs of linear_scan_parallel", got, _loop(long["a"], long["b"], long["h0"]),
+                time_axis=True, reference="the step-by-step reference")
     t_long = t_wide = float("inf")
     for _ in range(rounds):
         t_long = min(t_long, _best_time(fn, long, repeats))
         t_wide = min(t_wide, _best_time(fn, wide, repeats))
     ratio = t_long / max(t_wide, 1e-9)
-    if ratio > max_ratio:
-        raise AssertionError(
-            f"linear_scan_parallel took {1e3 * t_long:.2f} ms on T={T}, B=H=1 but "
-            f"{1e3 * t_wide:.2f} ms on T={T_wide}, B=1, H={T // T_wide} (as many values): "
-            f"{ratio:.0f} times longer (at most {max_ratio:g} allowed). It looks like one "
-            "step per time step; combine all positions at once in O(log T) rounds.")
+    if not ratio <= max_ratio:
+        _fail(f"linear_scan_parallel took {1e3 * t_long:.2f} ms on T={T}, B=H=1 but "
+              f"{1e3 * t_wide:.2f} ms on T={T_wide}, B=1, H={T // T_wide} (as many values): "
+              f"{ratio:.0f} times longer (at most {max_ratio:g} allowed). It looks like one "
+              "step per time step; combine all positions at once in O(log T) rounds.")
+    print(f"linear_scan_parallel: {1e3 * t_long:.2f} ms on T={T}, {1e3 * t_wide:.2f} ms on "
+          f"T={T_wide} with as many values: {ratio:.1f} times (a loop: about 100)")
 
 
 # --------------------------------------------------------------------------------------------
@@ -240,12 +236,12 @@ def _run_time_scans(fn: Callable, Ts, B, H, repeats, seed, sleeps=None):
              for k in range(2)]
     times = check_type("time_scans(...)", fn(scans, list(Ts), B, H, repeats, seed))
     if times.shape != (len(Ts), 2):
-        raise AssertionError(f"time_scans returned shape {times.shape}, expected "
-                             f"(len(Ts), len(scans)) = {(len(Ts), 2)}: one row per T, one "
-                             "column per scan.")
-    if times.dtype.kind != "f" or not np.all(np.isfinite(times)) or np.any(times <= 0):
-        raise AssertionError("time_scans must return positive, finite times in seconds "
-                             "(a float array).")
+        _fail(f"time_scans returned shape {times.shape}, expected (len(Ts), len(scans)) = "
+              f"{(len(Ts), 2)}: one row per T, one column per scan.",
+              "time_scans returned the wrong shape: (len(Ts), len(scans)) expected, one row "
+              "per T, one column per scan.")
+    if times.dtype.kind != "f" or not np.all(np.isfinite(times)) or not np.all(times > 0):
+        _fail("time_scans must return positive, finite times in seconds (a float array).")
     return times, scans
 
 
@@ -258,18 +254,23 @@ def check_time_scans_calls(fn: Callable, Ts=(3, 8, 5), B: int = 2, H: int = 3,
         got = [c[0] for c in scan.calls]
         counts = {T: got.count(T) for T in Ts}
         if sorted(got) != sorted(T for T in Ts for _ in range(repeats)):
-            raise AssertionError(f"scans[{k}] was called for T = {got}; expected {repeats} "
-                                 f"calls for each T in {list(Ts)} (got {counts}), none other.")
+            _fail(f"scans[{k}] was called for T = {got}; expected {repeats} calls for each T "
+                  f"in {list(Ts)} (got {counts}), none other.",
+                  f"scans[{k}] was not called `repeats` times for each T in Ts (and for no "
+                  "other T).")
         for T, sa, sb, sh, _ in scan.calls:
             if (sa, sb, sh) != ((T, B, H), (T, B, H), (B, H)):
-                raise AssertionError(f"scans[{k}] received a {sa}, b {sb}, h0 {sh}; expected "
-                                     f"a and b of shape (T, B, H) = {(T, B, H)}, h0 {(B, H)}.")
+                _fail(f"scans[{k}] received a {sa}, b {sb}, h0 {sh}; expected a and b of shape "
+                      f"(T, B, H) = {(T, B, H)}, h0 {(B, H)}.",
+                      f"scans[{k}] received inputs of the wrong shapes; expected a and b of "
+                      "shape (T, B, H), h0 (B, H).")
     for T in Ts:
         inputs = {c[4] for s in scans for c in s.calls if c[0] == T}
         if len(inputs) != 1:
-            raise AssertionError(f"at T={T} the scans received {len(inputs)} different inputs; "
-                                 "draw one (a, b, h0) per T and time every scan, every repeat, "
-                                 "on it.")
+            _fail(f"at T={T} the scans received {len(inputs)} different inputs; draw one "
+                  "(a, b, h0) per T and time every scan, every repeat, on it.",
+                  "at some T the scans received different inputs; draw one (a, b, h0) per T "
+                  "and time every scan, every repeat, on it.")
 
 
 def check_time_scans_best_of_repeats(fn: Callable, Ts=(2, 4, 3), B: int = 1, H: int = 2,
@@ -291,8 +292,9 @@ def check_time_scans_best_of_repeats(fn: Callable, Ts=(2, 4, 3), B: int = 1, H: 
         for k in range(2):
             low = sleeps(i, k, 1)
             if not low <= times[i, k] <= low + slack:
-                raise AssertionError(
-                    f"times[{i}, {k}] (T={T}, scans[{k}]) is {times[i, k]:.4g}; the grader's "
-                    f"scan took {low:.3f} s per call (one call of scans[0] took {slow:g} s): "
-                    "return the best time of the repeats, in seconds, with row i for Ts[i] "
-                    "and column k for scans[k].")
+                _fail(f"times[{i}, {k}] (T={T}, scans[{k}]) is {times[i, k]:.4g}; the grader's "
+                      f"scan took {low:.3f} s per call (one call of scans[0] took {slow:g} s): "
+                      "return the best time of the repeats, in seconds, with row i for Ts[i] "
+                      "and column k for scans[k].",
+                      "a time is not the best of the repeats of the grader's scan, in seconds, "
+                      "with row i for Ts[i] and column k for scans[k].")

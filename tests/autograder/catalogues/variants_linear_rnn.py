@@ -62,16 +62,12 @@ return A * h0 + C
 P = np.cumprod(a, axis=0)  # underflows to 0 when the decays are small
 return P * (h0 + np.cumsum(b / P, axis=0))
 """),
-    V("linear_par_python_loop_in_disguise", A, "linear_scan_parallel", None, """
-Hs = np.empty(b.shape)
-h = h0
-for t in range(a.shape[0]):
-    h = a[t] * h + b[t]
-    Hs[t] = h
-return Hs
-"""),
-    V("linear_par_calls_the_sequential_scan", A, "linear_scan_parallel", None,
-      "return linear_scan_sequential(a, b, h0)"),
+    # A loop in disguise (a loop over t, or a call of the sequential scan) is not in this
+    # catalogue: it computes the right values, and whether it is a loop is a self-check worth
+    # no points (a time measured in the learner's kernel can be forged, and from the grader's
+    # side the transfer swamps the loop; see autograder/keys/linear_rnn.py).
+    # tests/autograder/catalogues/test_hostile_measurements.py checks that forging the
+    # kernel's timeit earns nothing.
     # min_gru_forward
     V("linear_mg_update_flipped", A, "min_gru_forward", SCAN,
       "return linear_scan_parallel(z, (1 - z) * h_tilde, h0)"),
@@ -217,6 +213,8 @@ return linear_scan_parallel(1 - z, z * P[..., H:], h0)
 """),
     # time_scans
     V("linear_ts_timeit_repeat", A, "time_scans", None, """
+import timeit
+
 rng = np.random.default_rng(seed)
 times = np.empty((len(Ts), len(scans)))
 for i, T in enumerate(Ts):

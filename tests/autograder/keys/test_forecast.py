@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from autograder.keys import forecast as F
 
@@ -76,3 +77,151 @@ def test_reference_model_clears_the_seasonal_bar_with_margin_as_the_notebook_sta
     rmse = F.reference_rmse(**F.RECIPE)
     assert rmse == pytest.approx(0.367, abs=0.005)  # stated in the notebook's part 5
     assert F.REFERENCE_FACTOR * rmse < F.baseline_rmses(HORIZON)["seasonal"] - 0.05
+
+
+# -- the model, judged by its behaviour ---------------------------------------------------------
+
+class Forecaster(torch.nn.Module):
+    """The solution's model (LSTM or GRU), optionally batch-first inside."""
+
+    def __init__(self, hidden_size, kind="LSTM", batch_first=False):
+        super().__init__()
+        self.batch_first = batch_first
+        self.rnn = getattr(torch.nn, kind)(1, hidden_size, batch_first=batch_first)
+        self.head = torch.nn.Linear(hidden_size, 1)
+
+    def forward(self, X, state=None):
+        if self.batch_first:
+            Hs, state = self.rnn(X.transpose(0, 1), state)
+            return self.head(Hs).transpose(0, 1), state
+        Hs, state = self.rnn(X, state)
+        return self.head(Hs), state
+
+
+class ClaimsToBeGRU(torch.nn.Module):
+    """A tanh RNN whose class says it is torch.nn.GRU (module and name)."""
+
+    def __init__(self, hidden_size):
+        super().__init__()
+        self.cell = torch.nn.RNNCell(1, hidden_size)
+
+    def forward(self, X, h=None):
+        Hs = []
+        for x in X:
+            h = self.cell(x, h)
+            Hs.append(h)
+        return torch.stack(Hs), h
+
+
+ClaimsToBeGRU.__module__, ClaimsToBeGRU.__qualname__ = "torch.nn.modules.rnn", "GRU"
+
+
+class GRUShapedWeights(torch.nn.Module):
+    """Parameters named and shaped as torch.nn.GRU's, used as a tanh RNN."""
+
+    def __init__(self, hidden_size):
+        super().__init__()
+        H = hidden_size
+        self.weight_ih_l0 = torch.nn.Parameter(torch.randn(3 * H, 1) * 0.3)
+        self.weight_hh_l0 = torch.nn.Parameter(torch.randn(3 * H, H) * 0.3)
+        self.bias_ih_l0 = torch.nn.Parameter(torch.zeros(3 * H))
+        self.bias_hh_l0 = torch.nn.Parameter(torch.zeros(3 * H))
+
+    def forward(self, X, h=None):
+        H = self.weight_hh_l0.shape[1]
+        h = torch.zeros(X.shape[1], H) if h is None else h[0]
+        Hs = []
+        for x in X:
+            h = torch.tanh(x @ self.weight_ih_l0[:H].T + h @ self.weight_hh_l0[:H].T)
+            Hs.append(h)
+        return torch.stack(Hs), h[None]
+
+
+def _with_layer(layer):
+    class Model(torch.nn.Module):
+        def __init__(self, hidden_size):
+            super().__init__()
+            self.rnn, self.head = layer(hidden_size), torch.nn.Linear(hidden_size, 1)
+
+        def forward(self, X, state=None):
+            Hs, state = self.rnn(X, state)
+            return self.head(Hs), state
+    return Model
+
+
+@pytest.mark.parametrize("make", [
+    lambda h: Forecaster(h), lambda h: Forecaster(h, "GRU"),
+    lambda h: Forecaster(h, batch_first=True),
+], ids=["lstm", "gru", "lstm_batch_first_inside"])
+def test_check_forecaster_accepts_torch_recurrent_layers(make):
+    F.check_forecaster(make, hidden_size=5, seed=1)
+
+
+def test_a_class_claiming_to_be_torch_gru_is_judged_by_its_weights_not_its_name():
+    with pytest.raises(AssertionError, match="not those of one recurrent layer"):
+        F.check_forecaster(_with_layer(ClaimsToBeGRU), hidden_size=5)
+
+
+def test_gru_shaped_weights_that_compute_something_else_fail_on_their_outputs():
+    with pytest.raises(AssertionError, match="Y_hat differs from torch.nn.GRU"):
+        F.check_forecaster(_with_layer(GRUShapedWeights), hidden_size=5)
+
+
+def test_a_recurrent_layer_ignoring_hidden_size_is_reported():
+    with pytest.raises(AssertionError, match="hidden_size = 5"):
+        F.check_forecaster(lambda h: Forecaster(1), hidden_size=5)
+
+
+# -- the training loop, judged by its outcome ----------------------------------------------------
+
+def train(model, X, Y, n_epochs, batch_size, lr, max_norm, seed=0, clip=True, nan_dummy=False,
+          steps_per_epoch=None, losses_out=None):
+    """The solution's train, with switches for the mistakes and forgeries tested below."""
+    gen = torch.Generator().manual_seed(seed)
+    dummy = torch.nn.Parameter(torch.zeros(1))
+    params = list(model.parameters()) + ([dummy] if nan_dummy else [])
+    optimizer = torch.optim.Adam(params, lr=lr)
+    M, losses = X.shape[1], []
+    for _ in range(n_epochs):
+        order, total = torch.randperm(M, generator=gen), 0.0
+        for s in range(0, M, batch_size)[:steps_per_epoch]:
+            idx = order[s:s + batch_size]
+            loss = torch.nn.functional.mse_loss(model(X[:, idx])[0], Y[:, idx])
+            optimizer.zero_grad()
+            loss.backward()
+            if nan_dummy:
+                dummy.grad = torch.full((1,), float("nan"))
+            if clip:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm)
+            optimizer.step()
+            total += loss.item() * len(idx)
+        losses.append(total / M)
+    return losses if losses_out is None else losses_out
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"n_epochs": 3, "batch_size": 3, "lr": 0.02,
+                                         "max_norm": 1e-5, "seed": 1}], ids=["visible", "hidden"])
+def test_check_train_accepts_the_recipe(kwargs):
+    F.check_train(train, **kwargs)
+
+
+def test_the_grader_can_tell_clipped_from_unclipped_training_by_far_more_than_rounding():
+    state = F.ToyForecaster(4).state_dict()
+    X, Y = F.clip_problem(0)
+    clipped = F.train_outcome(state, X, Y, 2, 2, 0.01, 1e-3, 4)[0]
+    unclipped = F.train_outcome(state, X, Y, 2, 2, 0.01, None, 4)[0]
+    gap = min(np.abs(clipped[k] - unclipped[k]).max() for k in clipped)
+    assert gap > 100 * 1e-6, gap  # check_train's tolerance: atol 1e-6, rtol 1e-4
+
+
+@pytest.mark.parametrize("mistake, words", [
+    ({"clip": False}, "no clipping"),
+    ({"clip": False, "nan_dummy": True}, "no clipping"),
+    ({"steps_per_epoch": 1}, "differs from the grader's training"),
+    ({"losses_out": [0.5, 0.25]}, "mean loss of each epoch differs"),
+    ({"losses_out": [float("nan")] * 2}, "non-finite"),
+], ids=["unclipped", "unclipped_nan_dummy_parameter", "one_step_per_epoch", "made_up_losses",
+        "nan_losses"])
+def test_check_train_fails_what_the_grader_does_not_compute(mistake, words):
+    with pytest.raises(AssertionError, match=words):
+        F.check_train(lambda *a: train(*a, **mistake))

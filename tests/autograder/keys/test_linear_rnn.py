@@ -194,3 +194,16 @@ def test_check_time_scans_best_of_repeats_rejects_the_first_run_only():
         return time_scans(scans, Ts, B, H, 1, seed)
 
     assert "best time of the repeats" in _message(lr.check_time_scans_best_of_repeats, first)
+
+
+def test_check_scan_is_not_a_loop_refuses_to_time_a_learners_kernel():
+    """Is the timing self-check kept out of grading (a time measured in the learner's kernel
+    is the learner's to forge)?"""
+    class Proxy:
+        _remote = object()
+
+        def __call__(self, a, b, h0):
+            return hillis_steele(a, b, h0)
+
+    with pytest.raises(TypeError, match="self-check"):
+        lr.check_scan_is_not_a_loop(Proxy())
