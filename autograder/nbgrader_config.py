@@ -29,9 +29,13 @@ c.Execute.timeout = 120
 # (autograder/settings.py, Limits) are written into each scratch course's configuration.
 # nbgrader fails a test cell that writes anything to stderr: a harmless warning would zero a
 # correct answer, so stderr becomes stdout after execution and before grades are saved.
+# Learners' outputs and markdown are made inert right after execution (SanitiseOutputs,
+# autograder/runner/sanitise.py): the graded notebook, formgrader's view of it and the feedback
+# made from it hold no learner script, event handler, frame or javascript: link.
 c.Autograde.autograde_preprocessors = [
     "autograder.runner.execute.SplitExecute",
     "autograder.runner.preprocessors.StderrToStdout",
+    "autograder.runner.preprocessors.SanitiseOutputs",
     "nbconvert.preprocessors.ClearMetadataPreprocessor",
     "nbgrader.preprocessors.LimitOutput",
     "nbgrader.preprocessors.SaveAutoGrades",
@@ -39,9 +43,14 @@ c.Autograde.autograde_preprocessors = [
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
 
-# Feedback never shows hidden tests, nor a test's traceback (it would quote the failing line).
+# Feedback never shows hidden tests, nor a test's traceback (it would quote the failing line),
+# and cleans the learner's outputs again (defence in depth). `autograder feedback` also renders
+# it with the template autograder/templates/rnn_feedback (nbgrader's, with a Content Security
+# Policy and MathJax configured as the policy allows), which reads the filter below.
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
     "autograder.runner.hidetests.HideHiddenTests",
+    "autograder.runner.preprocessors.SanitiseOutputs",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
+c.HTMLExporter.filters = {"feedback_policy": "autograder.runner.sanitise.feedback_policy"}
