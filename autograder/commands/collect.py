@@ -33,7 +33,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import tempfile
+import shutil
 import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -47,6 +47,7 @@ from autograder.core.exports import ExportLimits, Member, Refused, TooLarge, mem
 from autograder.core.learners import Identity, Registry, fold, origin
 from autograder.core.notebooks import clean_notebook, match_assignment
 from autograder.errors import AutograderError, UnknownAssignment, UnreadableNotebook
+from autograder.runner import leftovers
 from autograder.settings import grading_dir, submitted_dir
 
 MAX_STORED_NAME = 100  # characters of a learner's file name kept as the stored name
@@ -109,11 +110,15 @@ def collect(root: Path, source: Path, assignment: str | None = None, progress: b
     report = CollectReport()
     registry = Registry.load(root)
     grading_dir(root).mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=".collect-", dir=grading_dir(root)) as tmp, \
-            members(source, limits) as entries:
-        staged = _read_all(root, entries, known, assignment, limits, Path(tmp), report,
-                           progress)
-        _place(root, staged, registry, report)
+    leftovers.sweep(grading_dir(root))  # the staging folders of a collect that was killed
+    staging = leftovers.mkdtemp(".collect", dir=grading_dir(root))
+    try:
+        with members(source, limits) as entries:
+            staged = _read_all(root, entries, known, assignment, limits, staging, report,
+                               progress)
+            _place(root, staged, registry, report)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     registry.save()
     return report
 

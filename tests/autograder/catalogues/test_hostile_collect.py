@@ -342,3 +342,16 @@ def test_a_file_name_cannot_forge_a_line_of_the_report(course, tmp_path):
     text = "\n".join(report.lines())
     assert "\n  imported alice" not in text and "\u202e" not in text
     assert len(text.splitlines()) == len(report.lines())
+
+
+def test_the_staging_folder_of_a_killed_collect_is_removed_at_the_next_start(course, tmp_path):
+    """A collect killed by a signal leaves its staging folder (copies of learners' notebooks)
+    in grading/: is it removed when collect next runs, and a live one's kept?"""
+    grading = course / "grading"
+    grading.mkdir(exist_ok=True)
+    dead = grading / f".collect-p{os.getpid()}.0-killed"  # this pid, another start time
+    (dead / "x").mkdir(parents=True)
+    (dead / "x" / "add.ipynb").write_bytes(answer("copied"))
+    collect(course, export(tmp_path / "e.zip", {}), progress=False)
+    assert not dead.exists()
+    assert not list(grading.glob(".collect-*")), "collect removes its own staging folder too"
