@@ -58,7 +58,7 @@ from traitlets import Dict, Enum, Integer, Unicode
 from autograder.runner.boundary import decode, encode
 from autograder.runner.plan import BOTH, GRADER, NOT_GRADED, plan_of
 from autograder.runner.sandbox import SandboxKernelManager
-from autograder.runner.trusted import LearnerError, Remote, TrustedSide, _cap
+from autograder.runner.trusted import LearnerError, Remote, TrustedSide, _cap, builtin_name
 from autograder.settings import Limits
 
 HARNESS_MODULE = "__rnncourse_harness__"
@@ -149,6 +149,28 @@ def cap_outputs(outputs: list, limits: Limits) -> list:
                     if not mime.startswith("text/"):
                         del data[mime]
     return outputs
+
+
+AFTER_HIDDEN = ("[output not kept by the autograder: this cell ran after hidden test cases, "
+                "and what it shows could quote their inputs; run your notebook to see it]\n")
+GRADER_ENAMES = ("CellTimeoutError", KERNEL_DIED[0], "BrokenKernel")
+
+
+def redact_after_hidden(outputs: list) -> list:
+    """The outputs of a learner's cell that ran after hidden cases reached the kernel: its code
+    could show what it recorded of their inputs, so no text of it is kept in the graded
+    notebook (nor in the feedback made from it): one note instead of its streams and displays,
+    and each error by its name alone (a built-in exception's, or the grader's own)."""
+    kept = []
+    if any(o.get("output_type") != "error" for o in outputs):
+        kept.append(NotebookNode(output_type="stream", name="stdout", text=AFTER_HIDDEN))
+    for out in outputs:
+        if out.get("output_type") == "error":
+            ename = out.get("ename")
+            name = ename if ename in GRADER_ENAMES else builtin_name(ename)
+            kept.append(_error(name, "(its message is not shown: the cell ran after hidden "
+                                     "test cases)"))
+    return kept
 
 
 class SplitExecute(Execute):
@@ -299,6 +321,8 @@ class SplitExecute(Execute):
             cell.outputs = self._run_grader_cell(self._plan.sources[gid], gid)
             return
         cell.outputs = self._run_learner_cell(cell, index)
+        if self._trusted.remote.hidden_seen:
+            cell.outputs = redact_after_hidden(cell.outputs)
         for out in cell.outputs:
             if out.get("output_type") == "error":
                 self._trusted.remote.cell_errors[gid] = _cap(

@@ -179,3 +179,28 @@ def test_hidden_lines_are_the_lines_of_the_hidden_regions():
 def test_only_built_in_exception_names_are_relayed():
     assert builtin_name("ValueError") == "ValueError"
     assert [builtin_name(n) for n in ("Leak_7_x_4", "print", "__import__", 7)] == ["Error"] * 4
+
+
+def test_a_learner_cell_after_hidden_cases_shows_nothing_of_what_it_recorded(tmp_path):
+    """The answer records its arguments; a later cell of the learner's prints them and raises
+    with them. Without the redaction, the graded notebook (and the feedback made from it)
+    shows the hidden case's input (an array of seven 4.0)."""
+    recorder = ("seen = []\n\n\ndef apply(f, x):\n    seen.append(repr(x.tolist()))\n"
+                "    return f(x)\n")
+    later = "print('seen:', seen)\nraise ValueError('seen: ' + ' '.join(seen))\n"
+    source = tmp_path / "source" / "toy"
+    source.mkdir(parents=True)
+    nbformat.write(_notebook(CORRECT, [HIDDEN_TEST]), source / "toy.ipynb")
+    work = tmp_path / "work"
+    work.mkdir()
+    nb = _notebook(recorder, [HIDDEN_TEST])
+    nb.cells.append(_cell(later, "later", solution=True))
+    resources = {"nbgrader": {"assignment": "toy", "notebook": "toy"},
+                 "metadata": {"path": str(work)}, "unique_key": "toy"}
+    executor = SplitExecute(limits=LIMITS.as_dict(), source_dir=str(tmp_path / "source"))
+    graded, _ = executor.preprocess(nb, resources)
+    shown = repr(graded.cells[-1].outputs)
+    assert "4.0" not in shown and "seen:" not in shown, shown
+    assert "ran after hidden test cases" in shown
+    assert [o["ename"] for o in graded.cells[-1].outputs if o["output_type"] == "error"] \
+        == ["ValueError"]
