@@ -218,3 +218,133 @@ def test_nats_per_char_restores_training_mode():
 def test_nats_per_char_rejects_a_warmup_longer_than_the_pieces():
     with pytest.raises(ValueError, match="nothing to score"):
         nats_per_char(Uniform(), np.arange(20) % V, B=4, warmup=10)
+
+
+# ---- rnncourse.studies: several seeds as one batched model ---------------------------------
+
+from rnncourse import studies  # noqa: E402
+from rnncourse.studies import (  # noqa: E402
+    SeedLSTM,
+    clip_per_seed,
+    plateaued,
+    seed_nats_per_char,
+    seed_windows,
+)
+
+SEEDS = (3, 4)
+STUDY_OPTIONS = [{}, {"tie": True}, {"layer_norm": True}, {"zoneout_c": 0.5, "zoneout_h": 0.1},
+                 {"dropout": 0.3}]
+
+
+def seed_ids(seed: int = 0) -> torch.Tensor:
+    """Ids ``(T, S, B)`` for a SeedLSTM of ``len(SEEDS)`` seeds."""
+    return torch.randint(0, V, (T, len(SEEDS), B), generator=torch.Generator().manual_seed(seed))
+
+
+@pytest.mark.parametrize("options", STUDY_OPTIONS, ids=lambda o: ",".join(o) or "plain")
+def test_each_seed_of_a_seed_lstm_is_the_char_lstm_with_its_weights(options):
+    """Does seed s compute, in evaluation mode, what CharLSTM computes with the same weights?"""
+    model = SeedLSTM(V, H, SEEDS, **options).double().eval()
+    with torch.no_grad():
+        for p in model.parameters():  # move gains and biases away from 1 and 0
+            p.add_(0.1 * torch.randn_like(p))
+        x = seed_ids()
+        logits = model(x)
+        for s in range(len(SEEDS)):
+            one, _ = model.char_lstm(s).eval()(x[:, s])
+            torch.testing.assert_close(logits[:, s], one, rtol=1e-12, atol=1e-12)
+
+
+def test_a_seed_starts_from_the_same_weights_in_every_variant():
+    """Do two variants with the same seeds share their initial LSTM weights?"""
+    plain, tied = SeedLSTM(V, H, SEEDS), SeedLSTM(V, H, SEEDS, tie=True, dropout=0.2)
+    assert torch.equal(plain.W_h, tied.W_h) and torch.equal(plain.E, tied.E)
+    assert not torch.equal(plain.W_h[0], plain.W_h[1])
+
+
+def test_the_tied_matrix_has_a_decoder_scale_not_an_embedding_scale():
+    """Is the tied E drawn with standard deviation 1/sqrt(H), not nn.Embedding's 1?"""
+    model = SeedLSTM(V, 64, SEEDS, tie=True)
+    assert model.decoder_weight().std().item() == pytest.approx(1 / 8, rel=0.1)
+
+
+def test_dropout_draws_one_mask_per_sequence_reused_at_every_step(monkeypatch):
+    """Are the masks of x, h_{t-1} and h_t drawn once per forward pass, one per sequence?"""
+    shapes = []
+    real_mask = studies._mask
+
+    def recording_mask(shape, p, like):
+        shapes.append(shape)
+        return real_mask(shape, p, like)
+
+    monkeypatch.setattr(studies, "_mask", recording_mask)
+    SeedLSTM(V, H, SEEDS, dropout=0.3)(seed_ids())  # T steps, training mode
+    assert shapes == [(len(SEEDS), B, H)] * 3
+
+
+def test_dropout_masks_differ_between_the_sequences_of_a_batch():
+    """Do identical sequences in one batch get different masks (not one per mini-batch)?"""
+    torch.manual_seed(0)
+    model = SeedLSTM(V, H, SEEDS, dropout=0.5)
+    same = seed_ids()[:, :, :1].expand(-1, -1, B)
+    with torch.no_grad():
+        logits = model(same)
+    assert not torch.allclose(logits[:, :, 0], logits[:, :, 1])
+
+
+def test_seeds_train_as_independent_models_under_clipping():
+    """Does seed 3 trained beside seed 4 end where seed 3 trained alone ends (clipped steps)?"""
+    pair, alone = SeedLSTM(V, H, SEEDS), SeedLSTM(V, H, SEEDS[:1])
+    opts = [torch.optim.Adam(m.parameters(), lr=1e-2) for m in (pair, alone)]
+    for step in range(3):
+        x = seed_ids(step)
+        y = seed_ids(step + 10)
+        y[:, 1] = (y[:, 1] * 3) % V  # seed 4 sees other targets and larger gradients
+        batches = [(x, y), (x[:, :1], y[:, :1])]
+        for model, opt, (xs, ys) in zip((pair, alone), opts, batches, strict=True):
+            opt.zero_grad()
+            model.loss(xs, ys).sum().backward()
+            clip_per_seed(list(model.parameters()), max_norm=0.05)
+            opt.step()
+    for p_pair, p_alone in zip(pair.parameters(), alone.parameters(), strict=True):
+        torch.testing.assert_close(p_pair[:1], p_alone, rtol=1e-5, atol=1e-6)
+
+
+def test_clip_per_seed_clips_each_seed_to_its_own_norm():
+    """Is a seed under the limit left alone while another is scaled down to it?"""
+    w = torch.zeros(2, 3, requires_grad=True)
+    w.grad = torch.tensor([[0.3, 0.4, 0.0], [30.0, 40.0, 0.0]])  # norms 0.5 and 50
+    norms = clip_per_seed([w], max_norm=1.0)
+    torch.testing.assert_close(norms, torch.tensor([0.5, 50.0]))
+    torch.testing.assert_close(w.grad[0], torch.tensor([0.3, 0.4, 0.0]))
+    assert w.grad[1].norm().item() == pytest.approx(1.0, rel=1e-4)
+
+
+def test_seed_windows_differ_between_seeds_and_are_shifted_by_one():
+    x, y = seed_windows(np.arange(100), 2, B, T, np.random.default_rng(0))
+    assert x.shape == y.shape == (T, 2, B)
+    assert torch.equal(x[1:], y[:-1])
+    assert not torch.equal(x[:, 0], x[:, 1])
+
+
+def test_seed_nats_per_char_of_a_uniform_model_is_log_v():
+    model = SeedLSTM(V, H, SEEDS)
+    with torch.no_grad():
+        model.W_hy.zero_()
+    np.testing.assert_allclose(seed_nats_per_char(model, np.arange(50) % V, B=4), math.log(V),
+                               rtol=1e-6)
+    assert model.training
+
+
+@pytest.mark.parametrize(("curve", "flat"), [
+    ([3.0, 2.5, 2.4, 2.41, 2.405], True),     # flattened
+    ([3.0, 2.5, 2.4, 2.6, 2.9], True),        # overfits: the best stopped improving
+    ([3.0, 2.8, 2.6, 2.4, 2.2], False),       # still falling
+])
+def test_plateaued_reads_the_best_so_far(curve, flat):
+    assert plateaued(curve, window=2, tol=0.02) is flat
+
+
+def test_plateaued_needs_a_curve_longer_than_its_window():
+    with pytest.raises(ValueError, match="train longer"):
+        plateaued([3.0, 2.0], window=2, tol=0.02)
