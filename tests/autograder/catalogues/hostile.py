@@ -355,14 +355,20 @@ _ALIASED_ANSWER = (
     "{'t': 'list', 'v': [{'t': 'array', 'i': 0}] * 5000}]}).encode(), np.uint8), "
     "a0=np.zeros(2**20)), base64.b64encode(buf.getvalue()).decode())[1])(io.BytesIO())")
 _HUGE_REPR = "type('Big', (), {'__repr__': lambda self: \"'a'\" + \"+'a'\" * 3_000_000})()"
+# The floods below run only when a test calls the function (from the kernel's harness), not
+# in the learner's own demonstration cells, where they would meet the sandbox's CPU and memory
+# limits first, sooner or later depending on the machine's load.
+_IN_A_TEST_CALL = ("    import sys\n"
+                   "    if sys._getframe(1).f_globals.get('__name__') == "
+                   "'__rnncourse_harness__':\n")
 _STDIN_FLOOD = (
-    "def rnn_cell_forward(x, h_prev, W_xh, W_hh, b_h):\n"
-    "    k = get_ipython().kernel\n"
-    "    parent, ident = k.get_parent('shell'), k._parent_ident['shell']\n"
-    "    prompt = 'x' * 100_000\n"
-    "    for _ in range(3_000):\n"
-    "        k.session.send(k.stdin_socket, 'input_request',\n"
-    "                       {'prompt': prompt, 'password': False}, parent=parent, ident=ident)\n"
+    "def rnn_cell_forward(x, h_prev, W_xh, W_hh, b_h):\n" + _IN_A_TEST_CALL +
+    "        k = get_ipython().kernel\n"
+    "        parent, ident = k.get_parent('shell'), k._parent_ident['shell']\n"
+    "        prompt = 'x' * 100_000\n"
+    "        for _ in range(3_000):\n"
+    "            k.session.send(k.stdin_socket, 'input_request', {'prompt': prompt,\n"
+    "                           'password': False}, parent=parent, ident=ident)\n"
     "    return np.tanh(x @ W_xh + h_prev @ W_hh + b_h)\n")
 _HIDDEN_SHAPES = ("(6, 2, 3)", "(3, 4, 8)", "(9, 3, 5)", "(12, 2, 1)", "(2, 7)", "(5, 3)",
                   "(4, 6)")
@@ -370,14 +376,16 @@ _HIDDEN_SHAPES = ("(6, 2, 3)", "(3, 4, 8)", "(9, 3, 5)", "(12, 2, 1)", "(2, 7)",
 ATTACKS += [
     # -- the kernel's channels during a test's call ------------------------------------------
     Attack("floods_output_during_a_test_call", "channels", answers(
-        "def rnn_cell_forward(x, h_prev, W_xh, W_hh, b_h):\n    import sys\n"
-        "    block = 'x' * 10_000_000\n    for _ in range(150):\n"
-        "        sys.stdout.write(block)\n        sys.stdout.flush()\n"
+        "def rnn_cell_forward(x, h_prev, W_xh, W_hh, b_h):\n" + _IN_A_TEST_CALL +
+        "        block = 'x' * 10_000_000\n        for _ in range(150):\n"
+        "            sys.stdout.write(block)\n            sys.stdout.flush()\n"
         "    return np.tanh(x @ W_xh + h_prev @ W_hh + b_h)\n", SEQ_OK), 0, True,
         "mb of output", "output during a test's call is read, dropped and counted against a "
         "byte budget; over it the kernel is stopped"),
+    # How much of the flood reaches the grader before a call returns depends on timing (the
+    # kernel's socket drops what its queue cannot hold), so an early test may pass: any score.
     Attack("floods_the_input_channel_during_a_test_call", "channels",
-           answers(_STDIN_FLOOD, SEQ_OK), 0, True, "requests for input",
+           answers(_STDIN_FLOOD, SEQ_OK), None, True, "requests for input",
            "requests for input when the call passed no function are dropped within the same "
            "byte budget"),
     Attack("answer_refers_to_one_array_many_times", "channels",
