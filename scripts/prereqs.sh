@@ -20,7 +20,18 @@ PREREQS=(
   "bubblewrap|bwrap|the sandbox python -m autograder grade runs submissions in"
   "chromium|${RNN_CHROMIUM:-chromium}|the browser test of the built book (tests/test_browser.py)"
   "postgresql|/usr/lib/postgresql/*/bin/initdb|the gradebook server of the distributed tests (tests/autograder/distributed)"
+  "npm|npm|installs the npm packages below"
 )
+
+# One line per npm package the checks need, pinned exactly; installed with npm (no install
+# scripts) into the git-ignored .prereqs/ of the repository, which the tests read from disk:
+# nothing is downloaded when they run.
+#   package | exact version | what needs it
+NPM_PREREQS=(
+  "axe-core|4.14.1|the accessibility test of the built book (tests/test_accessibility.py)"
+)
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+NPM_DIR="$ROOT/.prereqs"
 
 mode=${1:-install}
 case "$mode" in
@@ -43,6 +54,17 @@ missing_packages() {
     else
       command -v "$command" >/dev/null 2>&1 || printf '%s ' "$package"
     fi
+  done
+}
+
+# The npm packages whose pinned version is not the one in .prereqs/, as package@version.
+stale_npm_packages() {
+  local entry package version installed
+  for entry in "${NPM_PREREQS[@]}"; do
+    IFS='|' read -r package version _ <<<"$entry"
+    installed=$(node -p 'require(process.argv[1]).version' \
+      "$NPM_DIR/node_modules/$package/package.json" 2>/dev/null || true)
+    [ "$installed" = "$version" ] || printf '%s@%s ' "$package" "$version"
   done
 }
 
@@ -81,6 +103,23 @@ if [ -n "$missing" ]; then
   exit 1
 fi
 
+stale=$(stale_npm_packages)
+if [ -n "$stale" ] && [ "$mode" = install ]; then
+  echo "prerequisites: installing ${stale% } with npm into $NPM_DIR"
+  # shellcheck disable=SC2086  # one word per package
+  if ! npm install --prefix "$NPM_DIR" --no-save --no-package-lock --ignore-scripts \
+       --no-audit --no-fund --loglevel=error $stale >/dev/null; then
+    echo "error: npm could not install ${stale% } (see above): fix that, or run" \
+         "\`npm install --prefix .prereqs --no-save ${stale% }\` in the repository." >&2
+    exit 1
+  fi
+  stale=$(stale_npm_packages)
+fi
+if [ -n "$stale" ]; then
+  echo "error: missing ${stale% } in .prereqs/: run \`bash scripts/prereqs.sh\`." >&2
+  exit 1
+fi
+
 # Installed: does each work here?
 if ! out=$(bwrap --unshare-net --unshare-pid --die-with-parent --ro-bind / / true 2>&1); then
   echo "error: bubblewrap is installed but cannot build a sandbox here (${out//$'\n'/ }):" \
@@ -103,4 +142,6 @@ if ! out=$("$pg_bindir/postgres" --version 2>&1); then
        "in $pg_bindir: reinstall it (\`apt-get install --reinstall postgresql\`)." >&2
   exit 1
 fi
-echo "prerequisites: make, bubblewrap (its sandbox works), $chromium_version, $out"
+npm_versions=$(for entry in "${NPM_PREREQS[@]}"; do IFS='|' read -r p v _ <<<"$entry";
+  printf ', %s %s' "$p" "$v"; done)
+echo "prerequisites: make, bubblewrap (its sandbox works), $chromium_version, $out$npm_versions"

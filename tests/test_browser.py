@@ -10,6 +10,8 @@ any other host blocked, as in a classroom with no internet. On each page:
 - every internal link (an ``href`` with no scheme) resolves, anchors included.
 
 Screenshots of a few pages, in the light and the dark theme, go to ``_build/screenshots/``.
+Accessibility (axe-core on every page, the keyboard, screen readers, the dark mode) is checked
+by ``tests/test_accessibility.py``, with this module's server and browser.
 
 The browser is Debian's ``chromium`` (``bash scripts/prereqs.sh`` installs it), driven by
 playwright through ``executable_path``: no browser is downloaded (``RNN_CHROMIUM`` names
@@ -134,27 +136,21 @@ def link_status(server):
     return check
 
 
-# Moves the slider of every interactive figure to its last step, the way a click on that
-# step does (Plotly[method](div, ...args)), reports a figure whose visible traces did not
-# change or whose update failed, and moves the slider back.
-_MOVE_SLIDERS = """async () => {
+# Moves the slider of every interactive figure to its last step, as a reader does (its
+# <input type="range">, rnncourse.interactive), reports a figure whose visible traces did not
+# change, and moves the slider back. The keyboard is tested in tests/test_accessibility.py.
+_MOVE_SLIDERS = """() => {
     const problems = [];
     for (const div of document.querySelectorAll('.rnncourse-plotly')) {
-        const sliders = (div.layout && div.layout.sliders) || [];
-        if (!sliders.length) continue;
+        const slider = document.getElementById(div.id + '-slider');
+        if (!slider) continue;
         const visible = () => div.data.map(t => t.visible !== false).join();
-        const before = visible();
-        const steps = sliders[0].steps;
-        const step = steps[steps.length - 1];
-        try {
-            await window.Plotly[step.method](div, ...step.args);
-        } catch (err) {
-            problems.push(`${div.id}: slider step failed: ${err}`);
-            continue;
-        }
+        const before = visible(), start = slider.value;
+        slider.value = slider.max;
+        slider.dispatchEvent(new Event('input', {bubbles: true}));
         if (visible() === before) problems.push(`${div.id}: the slider changed nothing`);
-        const back = steps[sliders[0].active || 0];  // back where the page opened it
-        await window.Plotly[back.method](div, ...back.args);
+        slider.value = start;  // back where the page opened it
+        slider.dispatchEvent(new Event('input', {bubbles: true}));
     }
     return problems;
 }"""
