@@ -260,10 +260,14 @@ ATTACKS: list[Attack] = [
         "    try:\n        os.symlink(target, name)\n    except OSError:\n        pass\n\n\n")),
         0, False, "differs from", "the working folder is a tmpfs inside the sandbox"),
     # -- resources -----------------------------------------------------------------------------
+    # Six children of 450 MB each (the limit is 2048 MB over all processes); the cell goes on
+    # only when each child has allocated or died, so the outcome does not depend on how fast a
+    # loaded machine lets them run.
     Attack("forked_children_sum_memory", "resources", answers(extra=(
-        "import os, time\nfor _ in range(6):\n    if os.fork() == 0:\n"
-        "        b = bytearray(450 * 2**20)\n        time.sleep(30)\n        os._exit(0)\n"
-        "time.sleep(8)\n\n\n")), None, True, "memory limit",
+        "import os, time\nr, w = os.pipe()\nfor _ in range(6):\n    if os.fork() == 0:\n"
+        "        b = bytearray(450 * 2**20)\n        os.write(w, b'x')\n        os.close(w)\n"
+        "        time.sleep(30)\n        os._exit(0)\n"
+        "os.close(w)\nwhile os.read(r, 6):\n    pass\n\n\n")), None, True, "memory limit",
         "one control group per submission"),
     Attack("fills_tmp", "resources", answers(
         "def rnn_cell_forward(*args):\n"
