@@ -262,12 +262,15 @@ ATTACKS: list[Attack] = [
     # -- resources -----------------------------------------------------------------------------
     # Six children of 450 MB each (the limit is 2048 MB over all processes); the cell goes on
     # only when each child has allocated or died, so the outcome does not depend on how fast a
-    # loaded machine lets them run.
+    # loaded machine lets them run. Which limit of the submission's control group stops it
+    # first varies: the memory limit, or (reclaim at the limit costs CPU time) the module's
+    # 5 s of CPU time; both are summed over all its processes, which is the defence.
     Attack("forked_children_sum_memory", "resources", answers(extra=(
         "import os, time\nr, w = os.pipe()\nfor _ in range(6):\n    if os.fork() == 0:\n"
         "        b = bytearray(450 * 2**20)\n        os.write(w, b'x')\n        os.close(w)\n"
         "        time.sleep(30)\n        os._exit(0)\n"
-        "os.close(w)\nwhile os.read(r, 6):\n    pass\n\n\n")), None, True, "memory limit",
+        "os.close(w)\nwhile os.read(r, 6):\n    pass\n\n\n")), None, True,
+        "over all its processes",
         "one control group per submission"),
     Attack("fills_tmp", "resources", answers(
         "def rnn_cell_forward(*args):\n"
