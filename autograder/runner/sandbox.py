@@ -9,7 +9,7 @@ manager of ``autograder.runner.execute.SplitExecute``) wraps the kernel's comman
              allow-list of packages read-only; a private tmpfs /tmp and working folder, each
              of a fixed size; nothing else of the host>
         setpriv --reuid=<a fresh uid> --clear-groups --inh-caps=-all
-          prlimit --cpu --as --nproc --fsize --nofile
+          prlimit --cpu --as --fsize --nofile (--nproc where there is no group)
             python -m ipykernel_launcher -f <connection file>
 
 * **Packages by allow-list.** The kernel's site-packages is an empty tmpfs into which only the
@@ -145,8 +145,14 @@ def allowed_entries(packages: tuple[str, ...]) -> tuple[str, ...]:
 
 # -- the command line -------------------------------------------------------------------------
 
-def limit_command(cmd: list[str], limits: Limits, uid: int | None) -> list[str]:
-    """``cmd`` under prlimit, and as ``uid`` (when we are root and setpriv exists)."""
+def limit_command(cmd: list[str], limits: Limits, uid: int | None,
+                  count_processes: bool = True) -> list[str]:
+    """``cmd`` under prlimit, and as ``uid`` (when we are root and setpriv exists).
+
+    ``count_processes``: also cap the processes of ``uid`` (RLIMIT_NPROC). Only where no
+    control group does: the group counts every process of the submission, and a limit that
+    refused a fork first would leave no trace in the group's events, so the submission would
+    not be flagged for it."""
     out = []
     if uid is not None and os.geteuid() == 0 and shutil.which("setpriv"):
         out += ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
@@ -154,7 +160,7 @@ def limit_command(cmd: list[str], limits: Limits, uid: int | None) -> list[str]:
     if shutil.which("prlimit"):
         out += ["prlimit", f"--cpu={limits.cpu_seconds}", f"--as={limits.memory_mb * 2**20}",
                 f"--fsize={limits.file_mb * 2**20}", "--nofile=512"]
-        if uid is not None and os.geteuid() == 0:
+        if count_processes and uid is not None and os.geteuid() == 0:
             out.append(f"--nproc={limits.processes}")
         out.append("--")
     return out + cmd
@@ -166,9 +172,11 @@ def _parents(path: str) -> list[str]:
 
 
 def bwrap_command(cmd: list[str], *, private: str, limits: Limits, uid: int | None,
-                  packages: tuple[str, ...], mplcache: str | None = None) -> list[str]:
+                  packages: tuple[str, ...], mplcache: str | None = None,
+                  count_processes: bool = True) -> list[str]:
     """``cmd`` inside bubblewrap (see the module docstring); ``mplcache``: the grader's
-    matplotlib cache folder, whose font lists are bound read-only into the kernel's."""
+    matplotlib cache folder, whose font lists are bound read-only into the kernel's;
+    ``count_processes`` as in :func:`limit_command`."""
     exe = bwrap_path()
     assert exe is not None
     site = str(Path(sysconfig.get_paths()["purelib"]).resolve())
@@ -210,7 +218,7 @@ def bwrap_command(cmd: list[str], *, private: str, limits: Limits, uid: int | No
     args += ["--bind", private, private,
              "--perms", "1777", "--size", str(limits.workdir_mb * 2**20), "--tmpfs", WORKDIR,
              "--chdir", WORKDIR, "--"]
-    return args + limit_command(cmd, limits, uid)
+    return args + limit_command(cmd, limits, uid, count_processes)
 
 
 class CappedKernelClient(AsyncKernelClient):
@@ -269,6 +277,8 @@ class SandboxKernelManager(AsyncKernelManager):
             self.connection_file = str(self._private / "kernel.json")
             self.ip = str(self._private / "ipc")  # ipc-<port>: a socket's path, < 108 bytes
         cmd, kw = await super()._async_pre_start_kernel(**kw)
+        self._cgroup = cgroups.create(limits.memory_mb, limits.processes)
+        count_processes = self._cgroup is None  # else the group counts them (limit_command)
         # The kernel's own stdout and stderr carry nothing for grading (outputs travel as
         # messages) and must not mix into the grader's: ``score --json``, a worker's answers.
         kw["stdout"] = kw["stderr"] = subprocess.DEVNULL
@@ -280,12 +290,12 @@ class SandboxKernelManager(AsyncKernelManager):
                 os.chown(self.connection_file, 0, uid)
                 os.chmod(self.connection_file, 0o640)
             cmd = bwrap_command(cmd, private=str(self._private), limits=limits, uid=uid,
-                                packages=tuple(self.packages), mplcache=matplotlib_cache())
+                                packages=tuple(self.packages), mplcache=matplotlib_cache(),
+                                count_processes=count_processes)
             kw["env"] = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
             kw["cwd"] = str(self._private)
         else:
             cmd = limit_command(cmd, limits, None)
-        self._cgroup = cgroups.create(limits.memory_mb, limits.processes)
         if self._cgroup is not None:
             cmd = self._cgroup.join_command(cmd)
             self._watch = threading.Event()

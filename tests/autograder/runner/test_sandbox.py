@@ -193,3 +193,25 @@ def test_matplotlib_has_a_writable_folder_in_the_sandbox_and_the_hosts_font_list
     out, _ = run_in_kernel(code, Limits())
     assert out.split() == [sandbox.MPLCONFIGDIR, "True", "True"], out
 
+
+
+# -- which limit refuses a fork -----------------------------------------------------------
+
+NPROC = "import resource\nprint(resource.getrlimit(resource.RLIMIT_NPROC)[0])"
+
+
+@needs_cgroups
+@pytest.mark.skipif(sandbox.os.geteuid() != 0, reason="the kernel's own user needs root")
+def test_with_a_control_group_only_the_group_counts_the_processes():
+    """A fork refused by the user's RLIMIT_NPROC leaves no event in the control group, so
+    the submission would not be flagged for its fork bomb: where the group counts the
+    processes (all of them, the sandbox's own included), it must be the only limit."""
+    out, _ = run_in_kernel(NPROC, Limits(processes=48))
+    assert int(out.strip()) != 48, out
+
+
+@pytest.mark.skipif(sandbox.os.geteuid() != 0, reason="the kernel's own user needs root")
+def test_without_a_control_group_the_users_process_limit_counts_them(monkeypatch):
+    monkeypatch.setattr(cgroups, "create", lambda *args, **kwargs: None)
+    out, _ = run_in_kernel(NPROC, Limits(processes=48))
+    assert int(out.strip()) == 48, out
