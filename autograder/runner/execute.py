@@ -22,8 +22,11 @@ folder; the grading core turns it into the flags of the result.
 waits on the shell, stdin and iopub channels together, never longer than the call's time
 limit, and reads at most ``DRAIN_BATCH`` messages of a channel before it looks at the clock:
 
-* every channel's queue holds at most ``CHANNEL_HWM`` whole messages (each frame at most
-  ``Limits.max_message_bytes``, the sockets' own limit): what the kernel sends faster is lost;
+* every channel's queue holds at most ``CHANNEL_HWM`` whole messages, each at most
+  ``Limits.max_message_bytes``: the grader's sockets come from ``sandbox.capped_context``,
+  which drops a larger message and disconnects its sender (an output channel dropped so
+  stays silent for the rest of the kernel, its cell then times out and is flagged); what the
+  kernel sends faster than the grader reads is lost;
 * output (iopub), requests for input when the call passed no grader function (stdin) and
   stray shell replies are read, counted and dropped; past ``STRAY_BYTES`` in a notebook;
 * requests for the grader's functions (stdin) are answered without waiting (a full channel
@@ -66,6 +69,8 @@ HARNESS_SOURCE = (Path(__file__).with_name("kernel_harness.py")).read_text()
 KERNEL_DIED = ("KernelDied", "the kernel stopped while running this cell (os._exit, a crash, "
                "or a limit of the sandbox); later cells did not run")
 NOT_RUN = "not run: {}"
+CHANNEL_CUT = ("the kernel's channel to the grader was cut: it sent a message over {} bytes "
+               "(or stopped reading), which the grader drops with the connection")
 CHANNEL_HWM = 16  # whole messages a channel of the grader queues (each frame: the size limit)
 DRAIN_BATCH = 32  # messages read from one channel before the time limit is looked at again
 MAX_CALLBACK_CALLS = 1_000  # requests to the grader's functions during one call of a test
@@ -224,8 +229,10 @@ class SplitExecute(Execute):
         return note or KERNEL_DIED[1]
 
     def _broken_kernel(self, err: Exception) -> str:
-        """The kernel answered with something that is not the Jupyter protocol: stop it."""
-        why = f"the kernel broke the messaging protocol ({type(err).__name__})"
+        """The kernel answered with something that is not the Jupyter protocol, or its channel
+        could not take a message (``sandbox.capped_context``): stop it."""
+        why = (CHANNEL_CUT.format(self._limits.max_message_bytes) if isinstance(err, zmq.Again)
+               else f"the kernel broke the messaging protocol ({type(err).__name__})")
         if self._stopped is None:
             self._stop(why)
         self._kill()
@@ -251,7 +258,8 @@ class SplitExecute(Execute):
                     o["evalue"] = f"the cell ran past its time limit ({self.timeout} s)"
                     o["traceback"] = [f"CellTimeoutError: {o['evalue']}"]
             if not self._responsive():
-                self._stop("an earlier cell ran past its time limit and would not stop")
+                self._stop(self._channel_cut or
+                           "an earlier cell ran past its time limit and would not stop")
                 self._kill()
         return cap_outputs(cell.outputs, self._limits)
 
@@ -278,6 +286,7 @@ class SplitExecute(Execute):
         self._check_assign_resources(resources)
         self._deadline = time.monotonic() + self._limits.notebook_timeout
         self._output_bytes, self._truncated, self._stopped = 0, False, None
+        self._channel_cut: str | None = None
         self._stray_bytes = 0
         self.timeout_func = self._cell_timeout
         self._events: list[str] = []
@@ -497,9 +506,14 @@ class SplitExecute(Execute):
                             "stop", fatal=True)
 
     async def _async_responsive(self) -> bool:
-        """Does the kernel answer a trivial request within ``interrupt_grace`` seconds?"""
+        """Does the kernel answer a trivial request within ``interrupt_grace`` seconds? (When
+        the request cannot even be sent, its channel was cut: ``_channel_cut`` says why.)"""
         try:
-            msg_id = self.kc.execute("", silent=True, store_history=False)
+            try:
+                msg_id = self.kc.execute("", silent=True, store_history=False)
+            except zmq.Again:
+                self._channel_cut = CHANNEL_CUT.format(self._limits.max_message_bytes)
+                return False
             end = time.monotonic() + self.interrupt_grace
             while time.monotonic() < end:
                 left = max(0.1, end - time.monotonic())

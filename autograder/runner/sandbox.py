@@ -52,12 +52,11 @@ import uuid
 from pathlib import Path
 
 import zmq
-from jupyter_client.asynchronous import AsyncKernelClient
-from jupyter_client.connect import channel_socket_types
+import zmq.asyncio
 from jupyter_client.manager import AsyncKernelManager
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
-from traitlets import Instance, Integer, Unicode
+from traitlets import Instance
 
 from autograder.errors import SandboxUnavailable
 from autograder.runner import cgroups, leftovers
@@ -221,21 +220,26 @@ def bwrap_command(cmd: list[str], *, private: str, limits: Limits, uid: int | No
     return args + limit_command(cmd, limits, uid, count_processes)
 
 
-class CappedKernelClient(AsyncKernelClient):
-    """A kernel client whose sockets drop any message over ``max_message_bytes``: a kernel
-    cannot make the grader hold a huge message in memory."""
+SEND_TIMEOUT_MS = 5000  # the longest a message to a kernel may wait to be sent
 
-    max_message_bytes = Integer(16 * 2**20, config=True)
 
-    def _create_connected_socket(self, channel: str, identity: bytes | None = None):
-        sock = self.context.socket(channel_socket_types[channel])
-        sock.linger = 1000
-        sock.setsockopt(zmq.MAXMSGSIZE, self.max_message_bytes)
-        sock.setsockopt(zmq.RCVHWM, 256)
-        if identity:
-            sock.identity = identity
-        sock.connect(self._make_url(channel))
-        return sock
+@functools.lru_cache(maxsize=4)
+def capped_context(max_message_bytes: int) -> zmq.asyncio.Context:
+    """A ZeroMQ context for the grader's side of a kernel's channels, whose sockets
+
+    * refuse any message over ``max_message_bytes`` (it is dropped and its sender
+      disconnected, for good): a kernel cannot make the grader hold a huge message;
+    * give up sending after ``SEND_TIMEOUT_MS`` (``zmq.Again``): a kernel whose channel is cut,
+      or that stops reading, cannot block the grader (jupyter_client sends synchronously).
+
+    Socket options set on a context are the defaults of every socket it makes (pyzmq's
+    ``Context.setsockopt``), and a kernel client takes its ``context``: public API at both
+    ends. One per limit, shared by the clients of the process (their sockets close with their
+    channels)."""
+    context = zmq.asyncio.Context()
+    context.setsockopt(zmq.MAXMSGSIZE, max_message_bytes)
+    context.setsockopt(zmq.SNDTIMEO, SEND_TIMEOUT_MS)
+    return context
 
 
 @functools.lru_cache(maxsize=1)
@@ -255,12 +259,12 @@ class SandboxKernelManager(AsyncKernelManager):
     """Starts the kernel inside the sandbox (see the module docstring). The executor sets
     ``limits`` and ``packages`` before the kernel starts."""
 
-    client_class = Unicode("autograder.runner.sandbox.CappedKernelClient")
     limits = Instance(Limits, args=())
     packages = Instance(tuple, args=(DEFAULT_KERNEL_PACKAGES,))
 
     def client(self, **kwargs):
-        kwargs.setdefault("max_message_bytes", self.limits.max_message_bytes)
+        """A kernel client whose sockets drop messages over ``limits.max_message_bytes``."""
+        kwargs.setdefault("context", capped_context(self.limits.max_message_bytes))
         return super().client(**kwargs)
 
     async def _async_pre_start_kernel(self, **kw):

@@ -183,6 +183,11 @@ CASES: list[Case] = [
     Case("huge_output", "add",
          _with("for _ in range(100):\n    print('x' * 100_000)\n\n\n" + ADD_WRONG), 0, True,
          "truncated", "hostile"),
+    # One message over Limits.max_message_bytes: the grader's socket drops it (and, for output,
+    # hears nothing more from that cell, which then times out); the answers are still graded.
+    Case("one_huge_message", "add",
+         _with("import sys\nsys.stdout.write('x' * (20 * 2**20))\n\n\n" + ADD_OK), 3, True,
+         "timed out", "hostile"),
     # -- hostile code: the sandbox stops it; its tests fail --------------------------------------
     Case("open_socket", "add",
          _with("import socket\n\n\ndef add(a, b):\n"

@@ -241,9 +241,13 @@ ATTACKS: list[Attack] = [
         "    ns = get_ipython().user_ns\n"
         "    raise RuntimeError(repr(ns.get('In')) + repr(ns.get('_ih')))\n"), 0, False,
         "runtimeerror", "the kernel never receives a test cell"),
-    Attack("huge_error_message", "leak", answers(
-        "def rnn_cell_forward(*args):\n    raise ValueError('x' * 20_000_000)\n"), 0, False,
+    Attack("huge_error_message", "leak", answers(  # under the message limit, twice over
+        "def rnn_cell_forward(*args):\n    raise ValueError('x' * 5_000_000)\n"), 0, False,
         "more characters", "messages are capped"),
+    Attack("error_over_the_message_limit", "channels", answers(
+        "def rnn_cell_forward(*args):\n    raise ValueError('x' * 20_000_000)\n"), 0, True,
+        "channel to the grader was cut", "the grader's sockets drop a message over "
+        "Limits.max_message_bytes, and its connection (sandbox.capped_context)"),
     Attack("exception_str_never_ends", "leak", answers(
         "class Endless(Exception):\n    def __str__(self):\n        while True:\n"
         "            pass\n\n\ndef rnn_cell_forward(*args):\n    raise Endless()\n"),

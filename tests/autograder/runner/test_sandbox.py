@@ -215,3 +215,98 @@ def test_without_a_control_group_the_users_process_limit_counts_them(monkeypatch
     monkeypatch.setattr(cgroups, "create", lambda *args, **kwargs: None)
     out, _ = run_in_kernel(NPROC, Limits(processes=48))
     assert int(out.strip()) == 48, out
+
+
+# -- the size of a message from the kernel ------------------------------------------------
+
+def messages_of(code: str, limits: Limits) -> tuple[list[dict], str]:
+    """Run ``code`` in a sandboxed kernel; (every iopub message the grader received until
+    a second after the execute reply, that reply's status)."""
+    import asyncio
+    import queue
+    import time
+
+    async def go() -> tuple[list[dict], str]:
+        km = sandbox.SandboxKernelManager(kernel_name="python3")
+        km.limits = limits
+        await km.start_kernel()
+        kc = km.client()
+        kc.start_channels()
+        try:
+            await kc.wait_for_ready(timeout=60)
+            kc.execute(code)
+            reply = await kc.get_shell_msg(timeout=60)
+            received, end = [], time.monotonic() + 1
+            while time.monotonic() < end:
+                try:
+                    received.append(await kc.get_iopub_msg(timeout=0.2))
+                except queue.Empty:
+                    pass
+            return received, reply["content"]["status"]
+        finally:
+            kc.stop_channels()
+            await km.shutdown_kernel(now=True)
+
+    return asyncio.run(go())
+
+
+def test_a_message_over_the_limit_never_reaches_the_grader():
+    """A kernel that prints 4 MB in one message, under a 1 MB limit: does the grader's
+    socket drop it, rather than read it into the grader's memory, while the cell's reply
+    still arrives (so the grader is not left waiting)?"""
+    code = "import sys\nsys.stdout.write('x' * (4 * 2**20))\nsys.stdout.flush()"
+    received, status = messages_of(code, Limits(max_message_bytes=2**20))
+    sizes = [len(m["content"].get("text", "")) for m in received]
+    assert status == "ok"
+    assert max(sizes, default=0) < 2**20, sizes
+
+
+def test_a_message_under_the_limit_arrives_whole():
+    code = "import sys\nsys.stdout.write('x' * (2**19))\nsys.stdout.flush()"
+    received, status = messages_of(code, Limits(max_message_bytes=2**20))
+    assert status == "ok"
+    assert sum(len(m["content"].get("text", "")) for m in received) == 2**19
+
+
+def test_a_kernel_whose_channel_was_cut_cannot_block_the_grader():
+    """The kernel's reply is over the limit, so the grader's shell socket drops it and the
+    connection with it. Does the grader's next request fail within the send timeout (it is
+    then stopped as a broken kernel) instead of waiting forever for a peer?"""
+    import asyncio
+    import queue
+    import threading
+
+    import zmq
+
+    async def go() -> object:
+        km = sandbox.SandboxKernelManager(kernel_name="python3")
+        km.limits = Limits(max_message_bytes=2**20)
+        await km.start_kernel()
+        kc = km.client()
+        kc.start_channels()
+        try:
+            await kc.wait_for_ready(timeout=60)
+            kc.execute("x = 'y' * (4 * 2**20)", user_expressions={"x": "x"})
+            try:
+                await kc.get_shell_msg(timeout=3)
+            except queue.Empty:
+                pass  # the reply was dropped with the connection
+            outcome: list[object] = []
+
+            def send() -> None:
+                try:
+                    for _ in range(4 * 16):  # past any queue: there is no peer any more
+                        kc.execute("1")
+                    outcome.append("sent")
+                except zmq.Again as err:
+                    outcome.append(err)
+
+            sender = threading.Thread(target=send, daemon=True)
+            sender.start()
+            sender.join(sandbox.SEND_TIMEOUT_MS / 1000 + 15)
+            return outcome[0] if outcome else "still blocked"
+        finally:
+            kc.stop_channels()
+            await km.shutdown_kernel(now=True)
+
+    assert isinstance(asyncio.run(go()), zmq.Again)
