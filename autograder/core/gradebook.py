@@ -6,16 +6,33 @@ Grades are computed in scratch courses (here or on a Dask cluster's workers) and
 by the one process that runs ``grade``, one submission at a time:
 
 1. the submission's *result file* ``grading/results/<assignment>/<student>.json`` (the proof
-   that it is graded) is removed;
-2. its old gradebook entry is removed, and the new one written in **one transaction** with
-   every grade and comment (``store``: keyed by student and assignment, so storing the same
-   submission again replaces it; another writer racing on the same entry makes it retry);
+   that it is graded, and the content hash of the notebook version it graded) is read, then
+   removed;
+2. its gradebook entry is updated in place, or created, in **one transaction** with every
+   grade and comment (``store``: keyed by student and assignment; another writer racing to
+   create the same entry makes it retry);
 3. the autograded notebook is swapped into ``grading/autograded/<student>/<assignment>``;
 4. the result file is written (atomically, by rename).
 
 A run killed anywhere leaves the submission either graded (result file present, gradebook
-entry complete) or not graded (no result file): the next run grades it again and replaces
-whatever half-written entry there was, so nothing is lost and nothing is counted twice.
+entry complete) or not graded (no result file, and the entry as it was before, untouched,
+or whole and new): the next run grades it again and updates the entry, so nothing is lost
+and nothing is counted twice.
+
+**A re-grade keeps what graders did** (``grade --force``, a new attempt collected): the
+entry keeps its ids (formgrader's links to it), every manual score, extra credit and manual
+comment, a grader's flag and an extension; the autograded scores and the autograder's note
+(the ``auto_comment`` of the first solution cell: formgrader shows it in the comment box,
+feedback shows it unless a grader wrote a comment there) are the new run's. Grades and
+comments of cells the assignment no longer has are removed (``ensure_assignment`` removes
+such cells, with their grades, when the source changes), those of new cells added.
+
+When the notebook graded now is not the one the manual work was done on (its hash differs
+from the previous result file's, or that file is gone: a run killed between steps 1 and 4),
+the result is flagged with ``REVIEW`` and each manually scored grade is marked as needing
+manual grading, as nbgrader itself does when it autogrades again: formgrader lists those
+grades until a grader saves them again, and until then every re-grade flags the result.
+A manual comment alone cannot be marked so: it flags the re-grade of a new version only.
 """
 
 from __future__ import annotations
@@ -37,6 +54,7 @@ from nbgrader.api import (
     MissingEntry,
     SubmittedAssignment,
     SubmittedNotebook,
+    TaskCell,
 )
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
@@ -71,14 +89,20 @@ def read_result(root: Path, assignment: str, student: str) -> Result | None:
         return None
 
 
+def _cells(nb) -> list:
+    """The grade, solution and task cells of the gradebook's notebook ``nb``."""
+    return nb.grade_cells + nb.solution_cells + nb.task_cells
+
+
 def _structure(db: str, assignment: str) -> set:
+    """``assignment``'s cells in the gradebook ``db``: notebook, kind, name and points."""
     with Gradebook(db) as gb:
         try:
             a = gb.find_assignment(assignment)
         except MissingEntry:
             return set()
-        return {(nb.name, c.name, float(c.max_score)) for nb in a.notebooks
-                for c in nb.grade_cells}
+        return {(nb.name, type(c).__name__, c.name, float(getattr(c, "max_score", 0) or 0))
+                for nb in a.notebooks for c in _cells(nb)}
 
 
 def safe_url(db: str) -> str:
@@ -139,6 +163,29 @@ def ensure_assignment(root: Path, db: str, assignment: str, template: Path) -> N
                 dst.update_or_create_source_cell(c.name, nb.name, assignment,
                                                  cell_type=c.cell_type, locked=c.locked,
                                                  source=c.source, checksum=c.checksum)
+        _drop_gone_cells(dst, src, assignment)
+
+
+def _drop_gone_cells(dst: Gradebook, src: Gradebook, assignment: str) -> None:
+    """Remove from ``dst`` the cells of ``assignment`` that ``src`` (the template's gradebook)
+    no longer has, with every learner's grade and comment on them, in one commit: a test taken
+    out of the source no longer counts, for anyone."""
+    def key(nb, cell) -> tuple[str, str, str]:
+        return nb.name, type(cell).__name__, cell.name
+
+    kept = {key(nb, c) for nb in src.find_assignment(assignment).notebooks
+            for c in _cells(nb) + nb.source_cells}
+    try:
+        for nb in dst.find_assignment(assignment).notebooks:
+            for cell in _cells(nb) + nb.source_cells:
+                if key(nb, cell) not in kept:
+                    for row in getattr(cell, "grades", []) + getattr(cell, "comments", []):
+                        dst.db.delete(row)
+                    dst.db.delete(cell)
+        dst.db.commit()
+    except BaseException:
+        dst.db.rollback()
+        raise
 
 
 def zero_result(db: str, assignment: str, result: Result) -> Result:
@@ -156,12 +203,14 @@ def zero_result(db: str, assignment: str, result: Result) -> Result:
 def store(root: Path, db: str, assignment: str, student: str, graded_dir: Path | None,
           result: Result, attempts: int = 3) -> None:
     """Store one graded submission in the gradebook ``db`` (see the module docstring for the
-    order of the steps)."""
+    order of the steps and what a re-grade keeps). ``result`` gains the flag ``REVIEW`` when
+    the entry's manual grades were given on another version of the notebook."""
     marker = result_file(root, assignment, student)
+    previous = read_result(root, assignment, student)  # the version the entry was graded on
     marker.unlink(missing_ok=True)
     for attempt in range(attempts):
         try:
-            _replace_entry(db, assignment, student, result)
+            _update_entry(db, assignment, student, result, previous)
             break
         except (IntegrityError, InvalidEntry):  # another writer stored it meanwhile: again
             if attempt == attempts - 1:
@@ -220,47 +269,114 @@ def _forget(db: str, gb: Gradebook) -> None:
             gb.close()
 
 
-def _replace_entry(db: str, assignment: str, student: str, result: Result) -> None:
+REVIEW = "manually graded on an earlier version of this notebook: review the manual grades"
+
+
+def _update_entry(db: str, assignment: str, student: str, result: Result,
+                  previous: Result | None) -> None:
+    """Write ``result`` into ``student``'s entry of ``assignment`` (updated in place, or
+    created) and commit once; on any failure roll back, so the entry stays as it was."""
     with _writer(db) as gb:
         try:
             gb.update_or_create_student(student)
-            try:
-                gb.remove_submission(assignment, student)
-            except MissingEntry:
-                pass
-            with gb.db.no_autoflush:  # build the whole submission, then one commit
-                sub = _build(gb, assignment, student, result)
-            gb.db.add(sub)
+            with gb.db.no_autoflush:  # read the old entry, change it, then one commit
+                sub = _submission(gb, assignment, student)
+                if _needs_review(sub, result, previous) and REVIEW not in result.flags:
+                    result.flags.append(REVIEW)
+                    result.flagged = True
+                _fill(gb, sub, result, previous)
             gb.db.commit()
-        except (IntegrityError, InvalidEntry):
-            gb.db.rollback()
-            _forget(db, gb)
-            raise
-        except BaseException:  # a lost server, an interrupt
+        except BaseException:  # a racing writer, a lost server, an interrupt
             gb.db.rollback()
             _forget(db, gb)
             raise
 
 
-def _build(gb: Gradebook, assignment: str, student: str,
-           result: Result) -> SubmittedAssignment:
-    note = "; ".join(result.flags + result.repairs)
+def _submission(gb: Gradebook, assignment: str, student: str) -> SubmittedAssignment:
+    """The entry of ``student``'s ``assignment``: the existing one, else a new one (added to
+    the session, not committed)."""
+    try:
+        return gb.find_submission(assignment, student)
+    except MissingEntry:
+        sub = SubmittedAssignment(assignment=gb.find_assignment(assignment),
+                                  student=gb.find_student(student))
+        gb.db.add(sub)
+        return sub
+
+
+def _note(result: Result) -> str:
+    """The autograder's note on a submission: its flags and repairs, or ``""``."""
+    return "; ".join(result.flags + result.repairs)
+
+
+def _flagged_by_grader(nb: SubmittedNotebook, previous: Result | None) -> bool:
+    """Whether a grader flagged ``nb`` in formgrader (flagged, but not by the last run; when
+    that run's result is gone, a flag is kept: it may be a grader's)."""
+    return bool(nb.flagged) and (previous is None or not previous.flagged)
+
+
+def _same_version(result: Result, previous: Result | None) -> bool:
+    """Whether ``result`` graded the notebook ``previous`` graded (same content hash)."""
+    return previous is not None and bool(result.digest) and previous.digest == result.digest
+
+
+def _legacy_note(previous: Result | None) -> str | None:
+    """The note as versions before this one wrote it, as a manual comment (not a grader's)."""
+    return f"Autograder: {_note(previous)}" if previous is not None else None
+
+
+def _needs_review(sub: SubmittedAssignment, result: Result, previous: Result | None) -> bool:
+    """Whether the entry ``sub`` holds a grader's work done on another version of the notebook
+    than ``result``'s, or manual grades marked for review and not yet saved again."""
+    grades = [g for nb in sub.notebooks for g in nb.grades
+              if g.manual_score is not None or g.extra_credit is not None]
+    comments = [c for nb in sub.notebooks for c in nb.comments
+                if c.manual_comment and c.manual_comment != _legacy_note(previous)]
+    pending = any(g.needs_manual_grade for g in grades)
+    return pending or (bool(grades or comments) and not _same_version(result, previous))
+
+
+def _fill(gb: Gradebook, sub: SubmittedAssignment, result: Result,
+          previous: Result | None) -> None:
+    """Give ``sub`` one grade and comment per cell of its assignment, with ``result``'s
+    autograded scores, note and flag; a grader's manual scores, extra credit, comments and
+    flag are kept (see the module docstring)."""
+    same = _same_version(result, previous)
+    note = _note(result)
     auto = {t.name: t.points for t in result.tests}
-    sub = SubmittedAssignment(assignment=gb.find_assignment(assignment),
-                              student=gb.find_student(student))
+    old = {nb.notebook_id: nb for nb in sub.notebooks}
     for notebook in sub.assignment.notebooks:
-        nb = SubmittedNotebook(notebook=notebook, assignment=sub,
-                               flagged=result.flagged)
-        for cell in notebook.grade_cells:
-            Grade(cell_id=cell.id, notebook=nb, auto_score=auto.get(cell.name, 0.0),
-                  needs_manual_grade=cell.cell_type == "markdown")
-        for k, cell in enumerate(notebook.solution_cells):
-            Comment(cell_id=cell.id, notebook=nb,
-                    manual_comment=f"Autograder: {note}" if note and k == 0 else None)
-        for cell in notebook.task_cells:
-            Comment(cell_id=cell.id, notebook=nb)
-            Grade(cell_id=cell.id, notebook=nb, needs_manual_grade=True)
-    return sub
+        nb = old.get(notebook.id)
+        if nb is None:
+            nb = _add(gb, SubmittedNotebook(notebook=notebook, assignment=sub))
+        nb.flagged = result.flagged or _flagged_by_grader(nb, previous)
+        grades = _by_cell(nb.grades)
+        comments = _by_cell(nb.comments)
+        for cell in notebook.grade_cells + notebook.task_cells:
+            grade = grades.get(cell.id) or _add(gb, Grade(cell_id=cell.id, notebook=nb))
+            task = isinstance(cell, TaskCell)
+            grade.auto_score = None if task else auto.get(cell.name, 0.0)
+            if grade.manual_score is None and grade.extra_credit is None:
+                grade.needs_manual_grade = task or cell.cell_type == "markdown"
+            elif not same:
+                grade.needs_manual_grade = True  # review: graded by hand on another version
+        for k, cell in enumerate(notebook.solution_cells + notebook.task_cells):
+            comment = comments.get(cell.id) or _add(gb, Comment(cell_id=cell.id, notebook=nb))
+            comment.auto_comment = f"Autograder: {note}" if note and k == 0 else None
+            if comment.manual_comment is not None \
+                    and comment.manual_comment == _legacy_note(previous):
+                comment.manual_comment = None  # the note, where older versions wrote it
+
+
+def _by_cell(rows: list) -> dict:
+    """``rows`` (a submitted notebook's grades or comments) by cell id."""
+    return {row.cell_id: row for row in rows}
+
+
+def _add(gb: Gradebook, row):
+    """``row``, added to the session."""
+    gb.db.add(row)
+    return row
 
 
 def copy_plain_files(src: Path, dest: Path) -> None:
