@@ -1,8 +1,13 @@
 """``grade``: autograde every collected submission of a class (see ``core.scheduler``), here
-or on a Dask cluster (``core.cluster``), into the course's gradebook (SQLite or PostgreSQL)."""
+or on a Dask cluster (``core.cluster``), into the course's gradebook (SQLite or PostgreSQL).
+
+A submission the grading machine failed to grade (``core.scheduler.machine_failure``) is
+never given a score: it is listed apart as not graded, nothing is stored for it, and the
+command exits with status 1; the next ``grade`` grades it again."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from autograder.core.scheduler import grade as grade_all
@@ -13,19 +18,25 @@ from autograder.settings import Limits
 def grade(root: Path, names: list[str] | None = None, *, jobs: int | None = None,
           force: bool = False, limits: Limits | None = None, progress: bool = True,
           failures: list[str] | None = None, db: str | None = None,
-          scheduler: str | None = None) -> list[Result]:
+          scheduler: str | None = None,
+          preflight: Callable[[str], object] | None = None) -> list[Result]:
     """Grade the submissions in grading/submitted of ``names`` (default: every assignment);
-    one result per submission graded now. Those that could not be graded at all are listed
-    in ``failures`` (and stored with zero points, flagged). ``db``: the gradebook's address
-    (default: the course's); ``scheduler``: a Dask scheduler's address (default: grade here,
-    with ``jobs`` workers)."""
+    one result per submission graded now. Those not graded (a failure of the grading
+    machine: nothing stored, graded again next time) are listed in ``failures``. ``db``: the
+    gradebook's address (default: the course's); ``scheduler``: a Dask scheduler's address
+    (default: grade here, with ``jobs`` workers); ``preflight(assignment)``: called before
+    an assignment's submissions are graded here, raises to stop (``core.preflight``)."""
     return grade_all(root, names, jobs=jobs, force=force, limits=limits, progress=progress,
-                     failures=failures, db=db, scheduler=scheduler)
+                     failures=failures, db=db, scheduler=scheduler, preflight=preflight)
 
 
 def summary(results: list[Result], failures: list[str]) -> list[str]:
     """The lines printed at the end of a run: counts, then each submission not graded."""
     lines = [f"graded {len(results)} submission(s); flagged "
-             f"{sum(r.flagged for r in results)} for review; could not grade {len(failures)}"]
+             f"{sum(r.flagged for r in results)} for review; not graded {len(failures)}"]
     lines += [f"  NOT GRADED {line}" for line in failures]
+    if failures:
+        lines.append("  not graded: a failure of the grading machine, not of the learner's "
+                     "notebook; nothing was stored for them, and the next `grade` grades them "
+                     "again (the log: grading/logs/grade-<assignment>.log)")
     return lines

@@ -34,6 +34,8 @@ from tqdm import tqdm
 
 from autograder.core import gradebook
 from autograder.core.cluster_task import TemplateMismatch, archive_hash, grade_submission
+from autograder.core.course import source_notebook
+from autograder.core.scheduler import machine_failure
 from autograder.core.template import source_hash
 from autograder.core.types import Result
 from autograder.errors import AutograderError, SandboxUnavailable
@@ -131,8 +133,6 @@ def _answers(client, archive, assignment: str, source: str, digest: str, todo: l
 def _store(root: Path, db: str, assignment: str, p, result: Result,
            graded: dict[str, bytes]) -> Result:
     result.student, result.digest = p.student, p.digest
-    if not result.tests:  # not graded at all: zero for every test of the assignment
-        result = gradebook.zero_result(db, assignment, result)
     folder = leftovers.mkdtemp("rnncourse-graded")
     try:
         for name, data in graded.items():
@@ -157,19 +157,19 @@ def grade_assignment(client, root: Path, db: str, assignment: str, todo: list,
     source = source_hash(template / "solutions" / assignment)
     digest = archive_hash(archive_bytes)
     archive = client.scatter(archive_bytes, broadcast=True, hash=False)
+    notebook = f"{source_notebook(root, assignment).stem}.ipynb"
     rows, failures = [], []
     try:
         for p, answer in _answers(client, archive, assignment, source, digest, todo, limits):
             if isinstance(answer, BaseException):
                 why = f"could not be graded: {type(answer).__name__}: {str(answer)[:300]}"
-                result = Result(assignment, 0.0, 0.0, [], flagged=True, flags=[why])
-                graded: dict[str, bytes] = {}
             else:
-                why = answer["failure"]
                 result, graded = Result.from_dict(answer["result"]), answer["graded"]
-            if why:
+                why = answer["failure"] or machine_failure(result, notebook in graded)
+            if why:  # the machine's failure, not a score: stored nowhere, graded next time
                 failures.append(f"{p.student}: {why}")
-            rows.append(_store(root, db, assignment, p, result, graded))
+            else:
+                rows.append(_store(root, db, assignment, p, result, graded))
             bar.update(1)
     except (SandboxUnavailable, TemplateMismatch) as err:
         raise ClusterUnavailable(f"a worker cannot grade: {type(err).__name__}: {err}") from None

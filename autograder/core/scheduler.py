@@ -6,16 +6,27 @@ imported once) busy with one submission after another; each submission is graded
 scratch course, its notebook in its own sandboxed kernel. Each submission has one budget of
 wall time, ``Limits.submission_timeout``, and its grading process a memory cap,
 ``Limits.grader_memory_mb``. A worker that runs out of either is stopped and replaced, and the
-submission gets zero points, flagged with why: it is not graded again (it would take as long
-again). A worker that dies otherwise (a crash) is replaced, and the submission it held is
-graded again in an ``nbgrader autograde`` process of its own, within what is left of its
-budget. Each result is stored in the course's gradebook as soon as it is in
-(``gradebook.store``: one transaction per submission), so formgrader, ``feedback`` and
-``export`` see it, and a run killed midway loses at most the submissions being graded. A
-submission whose result file records the same notebook (by content hash) is skipped unless
-``force``. A submission that cannot be graded at all (its worker and the fallback both
-failed) gets a zero result flagged with the reason, and the run goes on: failures are listed
-at the end, never a traceback that stops the class.
+submission is not graded again in this run (it would take as long again). A worker that dies
+otherwise (a crash) is replaced, and the submission it held is graded again in an
+``nbgrader autograde`` process of its own, within what is left of its budget. Each result is
+stored in the course's gradebook as soon as it is in (``gradebook.store``: one transaction
+per submission), so formgrader, ``feedback`` and ``export`` see it, and a run killed midway
+loses at most the submissions being graded. A submission whose result file records the same
+notebook (by content hash) is skipped unless ``force``.
+
+**A failure of the grading machine is never a score.** What the learner's code does inside
+its own limits (a cell that hangs, a kernel that dies, memory or processes of the sandbox
+used up) is graded: the tests it reached, zero for the rest, flagged. What the machine does
+is not (:func:`machine_failure`): a grading process stopped by its own limits (the grader's
+memory, the submission's outer time limit: the kernel's limits stop the learner's code well
+before), a grading process that crashed and whose fallback failed too, a kernel that could
+not start (no sandbox, a broken environment: nbgrader then writes no graded notebook). Such
+a submission is listed apart as not graded, with why; nothing is stored for it (no gradebook
+entry, no result file), so the next ``grade`` grades it again, and the run goes on: never a
+traceback that stops the class, never a zero that looks like a grade.
+
+Before any grading, ``preflight`` (``core.preflight.require_reference``, from the command
+line) may check that this machine grades each assignment's reference solution to full marks.
 
 The gradebook is the course's (``course.gradebook_url``: ``--db``, the course's
 ``nbgrader_config.py``, else SQLite). With ``scheduler`` (a Dask scheduler's address) the
@@ -33,6 +44,7 @@ import os
 import shutil
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,7 +62,6 @@ from autograder.core.worker import (
     TIMEOUT,
     Worker,
     load_submission,
-    stopped_reason,
     stopped_result,
     task,
 )
@@ -95,6 +106,29 @@ def find_submissions(root: Path, assignment: str) -> list[Pending]:
     return out
 
 
+def machine_stop_reason(failure: str, limits: Limits, seconds: float) -> str:
+    """Why a grading process was stopped by the machine's own limits (``failure``: TIMEOUT
+    or MEMORY of ``core.worker``): the grader's, not the learner's (whose code the kernel's
+    limits stop first)."""
+    if failure == MEMORY:
+        return (f"grading stopped: the grading process took more than "
+                f"{limits.grader_memory_mb} MB of the grader's memory (--grader-memory-mb)")
+    return (f"grading stopped: the grading process ran past its time limit ({seconds:g} s), "
+            "the outer limit of a submission (--notebook-timeout, plus start-up and repair)")
+
+
+def machine_failure(result: Result, graded_notebook: bool) -> str:
+    """Why ``result`` is no grade but a failure of the grading machine ('' when it is a
+    grade): it has no tests (its grading was stopped, or crashed, before any ran), or
+    nbgrader wrote no graded notebook (``graded_notebook`` false: it could not run the
+    notebook, for a kernel that could not start or for the grader's own error)."""
+    if not result.tests:
+        return result.flags[0] if result.flags else "could not be graded"
+    if not graded_notebook:
+        return result.flags[-1] if result.flags else "nbgrader wrote no graded notebook"
+    return ""
+
+
 def is_graded(root: Path, pending: Pending) -> bool:
     record = gradebook.read_result(root, pending.assignment, pending.student)
     return record is not None and record.digest == pending.digest
@@ -114,7 +148,8 @@ class _Run:
         self.todo = list(reversed(todo))  # popped from the end: in student order
         self.lock = threading.Lock()  # guards todo, rows and the course's gradebook
         self.rows: list[Result] = []
-        self.failures: list[str] = []
+        self.failures: list[str] = []  # "student: why" of each submission not graded
+        self.notebook_id = source_notebook(root, assignment).stem
         self.workers: list[Worker] = []
         self.stopping = False
         self.log = logs_dir(root) / f"grade-{assignment}.log"
@@ -137,10 +172,11 @@ class _Run:
 
     def _fallback(self, p: Pending, seconds: float) -> tuple[Path, Result]:
         """Grade ``p`` in an nbgrader process of its own, within ``seconds``: after its
-        worker died on it. If that fails too, a zero result that says why."""
+        worker died on it. If that fails too, a result with no test that says why (not
+        graded: ``machine_failure``)."""
         workdir = _workdir()
         if seconds <= 0:
-            why = stopped_reason(TIMEOUT, self.limits, self.budget)
+            why = machine_stop_reason(TIMEOUT, self.limits, self.budget)
             return workdir, stopped_result(self.assignment, p.student, why)
         try:
             results = autograde_batch(self.root, self.assignment,
@@ -149,19 +185,16 @@ class _Run:
             return workdir, results[p.student]
         except Exception as err:  # noqa: BLE001  (one submission never stops the class)
             why = f"could not be graded: {type(err).__name__}: {str(err)[:300]}"
-            with self.lock:
-                self.failures.append(f"{p.student}: {why}")
             self._log(f"fallback failed on {p.student}: {err!r}")
-            return workdir, Result(self.assignment, 0.0, 0.0, [], flagged=True, flags=[why],
-                                   student=p.student)
+            return workdir, stopped_result(self.assignment, p.student, why)
 
     def _log(self, line: str) -> None:
         with self.lock, open(self.log, "a") as log:
             log.write(line + "\n")
 
     def _attempt(self, worker: Worker, p: Pending, workdir: Path) -> Result | None:
-        """``p`` graded by ``worker``; a stopped result when it ran out of time or memory;
-        None when the worker failed otherwise (the caller falls back)."""
+        """``p`` graded by ``worker``; a result with no test (not graded) when the worker
+        ran out of time or memory; None when it failed otherwise (the caller falls back)."""
         answer = worker.run(task(self.root, self.assignment, p.student, p.path, workdir,
                                  self.limits), self.budget)
         if answer and answer.get("ok"):
@@ -172,7 +205,7 @@ class _Run:
             except (TypeError, KeyError, ValueError, AttributeError):
                 answer = {"ok": False, "error": "a malformed answer"}
         if worker.failure in (TIMEOUT, MEMORY):
-            why = stopped_reason(worker.failure, self.limits, self.budget)
+            why = machine_stop_reason(worker.failure, self.limits, self.budget)
             self._log(f"worker stopped on {p.student}: {why} (peak {worker.peak_mb} MB)")
             return stopped_result(self.assignment, p.student, why)
         self._log(f"worker failed on {p.student}: "
@@ -206,25 +239,34 @@ class _Run:
                 worker.close()
 
     def _store(self, p: Pending, workdir: Path, result: Result) -> None:
+        """Store a grade; list a failure of the machine apart, storing nothing for it."""
         result.student, result.digest = p.student, p.digest
+        graded = graded_dir(workdir, p.student, self.assignment)
+        why = machine_failure(result, (graded / f"{self.notebook_id}.ipynb").is_file())
+        if why:
+            self._log(f"not graded {p.student}: {why}")
         with self.lock:
-            if not result.tests:  # not graded at all: zero for every test of the assignment
-                result = gradebook.zero_result(self.db, self.assignment, result)
-            gradebook.store(self.root, self.db, self.assignment, p.student,
-                            graded_dir(workdir, p.student, self.assignment), result)
-            self.rows.append(result)
+            if why:
+                self.failures.append(f"{p.student}: {why}")
+            else:
+                gradebook.store(self.root, self.db, self.assignment, p.student, graded,
+                                result)
+                self.rows.append(result)
             self.bar.update(1)
 
 
 def grade(root: Path, names: list[str] | None = None, *, jobs: int | None = None,
           force: bool = False, limits: Limits | None = None,
           progress: bool = True, failures: list[str] | None = None,
-          db: str | None = None, scheduler: str | None = None) -> list[Result]:
+          db: str | None = None, scheduler: str | None = None,
+          preflight: Callable[[str], object] | None = None) -> list[Result]:
     """Grade the submissions of ``names`` (default: every assignment); one result per
     submission graded now, stored in the gradebook ``db`` (default: the course's). On the
     Dask cluster whose scheduler is at ``scheduler``, else here with ``jobs`` workers.
-    Submissions that could not be graded at all are appended, one line each, to
-    ``failures``."""
+    Submissions not graded (a failure of the grading machine: nothing stored, graded again
+    next time) are appended, one line each, to ``failures``. ``preflight(assignment)`` is
+    called for each assignment with submissions to grade here, before any is graded (it
+    raises to stop the run: ``core.preflight.require_reference``)."""
     limits = limits or Limits()
     jobs = max(1, jobs or os.cpu_count() or 1)
     db = gradebook_url(root, db)
@@ -240,6 +282,9 @@ def grade(root: Path, names: list[str] | None = None, *, jobs: int | None = None
         return []
     if not db.startswith("sqlite"):
         gradebook.check(db)  # a server down: say so before any grading
+    if preflight is not None and not scheduler:  # a cluster's workers check their own
+        for assignment, _ in plans:
+            preflight(assignment)
     client = None
     if scheduler:
         from autograder.core.cluster import connect

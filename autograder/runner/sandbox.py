@@ -170,6 +170,19 @@ def _parents(path: str) -> list[str]:
     return ["/" + "/".join(parts[: i + 1]) for i in range(len(parts))]
 
 
+def sandbox_interpreter(executable: str | None = None) -> str:
+    """This Python (``sys.executable``) as the sandbox can start it: its folder resolved,
+    its own name kept.
+
+    Only the resolved prefixes are bound into the sandbox, so a path through a link (an
+    environment reached as ``/tmp/linkedenv``, a ``.venv`` that links to one elsewhere) does
+    not exist there, and a kernel started by it dies before it replies. The last link (a
+    virtual environment's ``bin/python``) is kept: Python finds its environment
+    (``pyvenv.cfg``) beside the path it was started by, not beside the file it links to."""
+    path = Path(executable or sys.executable)
+    return str(path.parent.resolve() / path.name)
+
+
 def bwrap_command(cmd: list[str], *, private: str, limits: Limits, uid: int | None,
                   packages: tuple[str, ...], mplcache: str | None = None,
                   count_processes: bool = True) -> list[str]:
@@ -181,7 +194,10 @@ def bwrap_command(cmd: list[str], *, private: str, limits: Limits, uid: int | No
     site = str(Path(sysconfig.get_paths()["purelib"]).resolve())
     stdlib = str(Path(sysconfig.get_paths()["stdlib"]).resolve())
     base_site = str(Path(stdlib) / "site-packages")
-    pyexe = Path(sys.executable)
+    pyexe = Path(sandbox_interpreter())
+    # the kernel's command names this Python as the host sees it (jupyter_client puts
+    # sys.executable there): name it as the sandbox sees it
+    cmd = [str(pyexe) if arg == sys.executable else arg for arg in cmd]
     args = [exe, "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
             "--unshare-cgroup-try", "--die-with-parent", "--new-session", "--clearenv",
             "--setenv", "PATH", f"{pyexe.parent}:/usr/bin:/bin",

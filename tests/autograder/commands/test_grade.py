@@ -243,7 +243,11 @@ def test_grade_says_which_sandbox_it_uses(toy_course, run_autograder):
     assert proc.stderr.startswith("sandbox: bubblewrap")
 
 
-def test_grade_goes_on_past_a_submission_it_cannot_grade_and_lists_it(tmp_path, monkeypatch):
+def test_grade_goes_on_past_a_submission_it_cannot_grade_and_lists_it_not_graded(
+        tmp_path, monkeypatch):
+    """The grader's own crash (its process and the fallback both fail on bob): is bob
+    listed as not graded, given no score, stored nowhere (no gradebook entry, no result
+    file), and graded by the next run, while the rest of the class is graded?"""
     import autograder.core.scheduler as grading
 
     course = fresh_class(tmp_path, {"alice": CORRECT, "bob": PARTIAL, "carol": CORRECT})
@@ -257,14 +261,108 @@ def test_grade_goes_on_past_a_submission_it_cannot_grade_and_lists_it(tmp_path, 
     def broken_fallback(*args, **kwargs):
         raise RuntimeError("nbgrader exploded")
 
-    monkeypatch.setattr(grading, "Worker", DyingOnBob)
-    monkeypatch.setattr(grading, "autograde_batch", broken_fallback)
+    with monkeypatch.context() as patch:
+        patch.setattr(grading, "Worker", DyingOnBob)
+        patch.setattr(grading, "autograde_batch", broken_fallback)
+        failures: list[str] = []
+        rows = grade(course, jobs=1, limits=LIMITS, progress=False, failures=failures)
+    assert {r.student: (r.score, r.flagged) for r in rows} == {"alice": (3.0, False),
+                                                              "carol": (3.0, False)}
+    assert failures == ["add/bob: could not be graded: RuntimeError: nbgrader exploded"]
+    assert gradebook_scores(course) == {"alice": 3.0, "carol": 3.0}
+    assert not result_file(course, "add", "bob").exists()
+    again = grade(course, jobs=1, limits=LIMITS, progress=False)
+    assert [(r.student, r.score) for r in again] == [("bob", 1.0)]
+
+
+def test_a_grading_stopped_by_the_machines_own_limits_is_not_a_score(tmp_path, monkeypatch):
+    """The grading process of bob outgrew the grader's memory cap (the machine's limit, not
+    the learner's: the kernel's limits stop the learner's code): is bob not graded, stored
+    nowhere, listed with why, and the rest graded?"""
+    import autograder.core.scheduler as grading
+    from autograder.core.worker import MEMORY
+
+    course = fresh_class(tmp_path, {"alice": CORRECT, "bob": CORRECT})
+
+    class OutOfMemoryOnBob(grading.Worker):
+        def run(self, t, timeout):
+            if t["student"] != "bob":
+                return super().run(t, timeout)
+            self.kill()
+            self.failure = MEMORY
+            return None
+
+    monkeypatch.setattr(grading, "Worker", OutOfMemoryOnBob)
     failures: list[str] = []
     rows = grade(course, jobs=1, limits=LIMITS, progress=False, failures=failures)
-    scores = {r.student: (r.score, r.flagged) for r in rows}
-    assert scores == {"alice": (3.0, False), "bob": (0.0, True), "carol": (3.0, False)}
-    assert failures == ["add/bob: could not be graded: RuntimeError: nbgrader exploded"]
-    assert gradebook_scores(course) == {"alice": 3.0, "bob": 0.0, "carol": 3.0}
+    assert [r.student for r in rows] == ["alice"]
+    assert failures == [f"add/bob: grading stopped: the grading process took more than "
+                        f"{LIMITS.grader_memory_mb} MB of the grader's memory "
+                        "(--grader-memory-mb)"]
+    assert gradebook_scores(course) == {"alice": 3.0}
+    assert not result_file(course, "add", "bob").exists()
+
+
+HANG = "def add(a, b):\n    while True:\n        pass"
+CRASH = "def add(a, b):\n    import os\n    os._exit(3)"
+
+
+def test_a_learners_code_that_hangs_or_kills_its_kernel_keeps_its_flagged_zero(tmp_path):
+    """The learner's side: code that runs past its cell's time limit, or kills its own
+    kernel, is the learner's doing: graded (zero for what it broke), flagged, stored, and
+    not listed as not graded."""
+    course = fresh_class(tmp_path, {"alice": CORRECT, "hang": HANG, "crash": CRASH})
+    failures: list[str] = []
+    limits = Limits(cell_timeout=3, notebook_timeout=30)
+    rows = {r.student: r for r in grade(course, jobs=1, limits=limits, progress=False,
+                                        failures=failures)}
+    assert failures == []
+    assert {s: (r.score, r.flagged) for s, r in rows.items()} == {
+        "alice": (3.0, False), "crash": (0.0, True), "hang": (0.0, True)}
+    assert [t.max_points for t in rows["hang"].tests] == [2.0, 1.0]
+    assert gradebook_scores(course) == {"alice": 3.0, "crash": 0.0, "hang": 0.0}
+    assert result_file(course, "add", "hang").exists()
+
+
+def test_a_kernel_that_cannot_start_grades_no_one_and_stores_nothing(tmp_path, monkeypatch):
+    """The issue's broken set-up reached ``grade`` (without the pre-flight check of the
+    command line): is every submission listed as not graded with the kernel's failure,
+    none stored as a zero, and graded once the set-up is mended?"""
+    course = fresh_class(tmp_path, {"alice": CORRECT, "bob": PARTIAL})
+    spec = tmp_path / "jupyter" / "kernels" / "python3"
+    spec.mkdir(parents=True)
+    (spec / "kernel.json").write_text(json.dumps({
+        "argv": [str(tmp_path / "gone" / "python"), "-m", "ipykernel_launcher", "-f",
+                 "{connection_file}"], "display_name": "Python 3", "language": "python"}))
+    failures: list[str] = []
+    with monkeypatch.context() as patch:
+        patch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
+        assert grade(course, jobs=1, limits=LIMITS, progress=False, failures=failures) == []
+    assert [f.split(":")[0] for f in failures] == ["add/alice", "add/bob"]
+    assert all("Kernel died before replying to kernel_info" in f for f in failures), failures
+    assert not list((course / "grading" / "results").rglob("*.json"))
+    assert gradebook_scores(course) == {}
+    rows = grade(course, jobs=1, limits=LIMITS, progress=False)
+    assert {r.student: r.score for r in rows} == {"alice": 3.0, "bob": 1.0}
+
+
+def test_grade_exits_1_and_says_what_was_not_graded(toy_course, monkeypatch, capsys):
+    """Does the command line exit 1, and its summary list each submission not graded and
+    what happens to it, when the machine failed any?"""
+    from autograder import cli
+    from autograder.commands import grade as grading
+
+    def one_not_graded(root, names, *, failures, preflight, **kwargs):
+        failures.append("add/bob: grading stopped: the grading process took more than 2048 "
+                        "MB (--grader-memory-mb)")
+        return []
+
+    monkeypatch.setattr(grading, "grade_all", one_not_graded)
+    assert cli.main(["grade"]) == 1
+    err = capsys.readouterr().err
+    assert "not graded 1" in err
+    assert "NOT GRADED add/bob: grading stopped" in err
+    assert "the next `grade` grades them again" in err
 
 
 def test_result_file_records_the_submission_it_graded(graded):

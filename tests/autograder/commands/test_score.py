@@ -134,3 +134,56 @@ def test_score_says_which_sandbox_it_uses(release, run_autograder):
     assert proc.stderr.startswith("sandbox: bubblewrap")
     none = run_autograder("score", release, "--sandbox", "none")
     assert none.stderr.startswith("sandbox: none")
+
+
+# -- a failure of the grading machine is not a score ----------------------------------------
+
+@pytest.fixture
+def own_score_worker(monkeypatch):
+    """``score`` starts a grading process of its own for the test (which inherits the
+    test's environment), stopped after it."""
+    import threading
+
+    from autograder.commands import score as scoring
+
+    local = threading.local()
+    monkeypatch.setattr(scoring, "_LOCAL", local)
+    yield
+    if getattr(local, "worker", None) is not None:
+        local.worker.close()
+
+
+def test_a_notebook_whose_kernel_cannot_start_is_not_graded_and_exits_1(
+        release, tmp_path, monkeypatch, own_score_worker):
+    """The issue: 0/10 FLAGGED 'Kernel died before replying to kernel_info', exit 0. Is
+    the notebook now given no score at all, the report saying NOT GRADED and why, and the
+    exit status 1?"""
+    from autograder.commands.score import as_json, exit_status, format_report
+
+    spec = tmp_path / "jupyter" / "kernels" / "python3"
+    spec.mkdir(parents=True)
+    (spec / "kernel.json").write_text(json.dumps({
+        "argv": [str(tmp_path / "gone" / "python"), "-m", "ipykernel_launcher", "-f",
+                 "{connection_file}"], "display_name": "Python 3", "language": "python"}))
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
+    nb = fill_in(release, "return a + b", tmp_path / "add.ipynb")
+    result = score_notebook(nb)
+    assert result.tests == [] and result.score == 0.0
+    assert "Kernel died before replying to kernel_info" in result.flags[0]
+    report = format_report(result)
+    assert report.startswith("add: NOT GRADED: ") and "points" not in report
+    assert exit_status(result) == 1
+    data = as_json(result)
+    assert (data["graded"], data["score"], data["max_score"]) == (False, None, None)
+
+
+def test_a_flagged_grade_is_still_a_grade_and_exits_0(release, tmp_path):
+    """The learner's side: a kernel the learner's code kills is graded (zero, flagged),
+    and ``score`` exits 0."""
+    from autograder.commands.score import as_json, exit_status
+
+    nb = fill_in(release, "import os\n    os._exit(3)", tmp_path / "add.ipynb")
+    result = score_notebook(nb)
+    assert (result.score, result.max_score, result.flagged) == (0.0, 3.0, True)
+    assert exit_status(result) == 0
+    assert as_json(result)["graded"] is True

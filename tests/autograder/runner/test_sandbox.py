@@ -130,6 +130,38 @@ def test_without_bubblewrap_grading_refuses_and_says_how_to_install_it(monkeypat
     assert sandbox.require_sandbox("none").startswith("sandbox: none")
 
 
+
+# -- an environment reached through a symbolic link ---------------------------------------
+
+@pytest.fixture
+def linked_environment(tmp_path, monkeypatch) -> Path:
+    """This Python as the grader sees it when its environment is reached through a link
+    (``ln -s .venv /tmp/.../linkedenv``): a folder the sandbox does not show (its /tmp is its
+    own). Returns the environment's real prefix."""
+    real = Path(sys.prefix).resolve()
+    link = tmp_path / "linkedenv"
+    link.symlink_to(real, target_is_directory=True)
+    monkeypatch.setattr(sys, "executable", str(link / "bin" / Path(sys.executable).name))
+    monkeypatch.setattr(sys, "prefix", str(link))
+    return real
+
+
+def test_an_environment_reached_through_a_link_starts_in_the_sandbox(linked_environment,
+                                                                     tmp_path):
+    """Started by the path through the link, does Python start in the sandbox, in its own
+    environment (the issue: the link's path does not exist there, so every kernel died)?"""
+    out = run_inside("import sys\nprint(sys.prefix)", tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == str(linked_environment)
+
+
+def test_the_sandboxed_interpreter_keeps_the_environments_own_name(linked_environment):
+    """The folder is resolved, the environment's ``bin/python`` kept: resolved to the base
+    interpreter it links to, Python would no longer find its environment."""
+    assert sandbox.sandbox_interpreter() == str(
+        linked_environment / "bin" / Path(sys.executable).name)
+
+
 # -- the kernel's place on the host: its connection folder --------------------------------
 
 def run_in_kernel(code: str, limits: Limits | None = None) -> tuple[str, Path]:
@@ -154,6 +186,15 @@ def run_in_kernel(code: str, limits: Limits | None = None) -> tuple[str, Path]:
             await km.shutdown_kernel(now=True)
 
     return asyncio.run(go())
+
+
+
+def test_a_kernel_of_an_environment_reached_through_a_link_answers(linked_environment):
+    """A kernel started as grading starts it, from an environment reached through a link:
+    does it reply and run code (the issue: 'Kernel died before replying to kernel_info' for
+    every learner and for the reference solution)?"""
+    out, _ = run_in_kernel("import sys\nprint(sys.prefix, 6 * 7)")
+    assert out.split() == [str(linked_environment), "42"], out
 
 
 WRITE_INTO_CONNECTION_FOLDER = """
