@@ -4,8 +4,8 @@ Two sources, both read as untrusted data (``autograder.core.exports``):
 
 * a folder laid out as ``<student>/<assignment>/*.ipynb`` (nbgrader's exchange layout);
 * a zip file (or an unpacked folder of it) exported by an LMS, whose file names carry the
-  learner: Canvas ``<name>[_LATE]_<user id>_<submission id>_<file>`` and Moodle ``<Full
-  Name>_<participant id>_assignsubmission_file_/<file>``
+  learner: Canvas ``<name>[_LATE]_<user id>_<attachment id>_<file>`` and Moodle ``<Full
+  Name>_<participant id>[_<time>]_assignsubmission_file_/<file>``
   (``autograder.core.learners.LMS_PATTERNS``).
 
 The student id keeps what identifies the learner in the source (the LMS's id, or the student
@@ -17,12 +17,22 @@ Collect is two passes. The first reads every member (links and other non-regular
 refused, never followed; sizes bounded, one notebook and all together) into a private staging
 folder under names of its own. The second decides, then stores:
 
-* a file whose student id another learner owns, or would own in this source, is refused, and
-  so is every notebook of a learner who has several different ones for one assignment here:
-  nothing is imported over another learner's work, and nothing is picked at random;
-* the rest is imported if its content (SHA-256) is new for that learner and assignment: the
-  same export collected twice imports nothing the second time, and a learner's changed
-  notebook replaces their older one ("updated").
+* a file whose student id another learner owns, or would own in this source, is refused:
+  nothing is imported over another learner's work;
+* a learner's several different notebooks for one assignment are attempts, ordered by the
+  export's own evidence: the submission times it gives, else Canvas's ``-1``, ``-2`` on a
+  file uploaded again. When the export does not order them, all are refused: nothing is
+  picked at random;
+* every attempt is kept, byte for byte, in ``grading/attempts/<student>/<assignment>/``
+  (``autograder.core.attempts``), with the time and Canvas's LATE marker where the export
+  gives them; the latest is graded (copied to ``grading/submitted/``, with nbgrader's
+  ``timestamp.txt`` when the time is known) unless it is already there ("unchanged": the same
+  export collected twice changes nothing), or it is an attempt met before (an older export
+  collected again), or submitted before the graded one, or the graded notebook was changed by
+  hand: then it is kept, not graded, and the report says so. ``replace=True``
+  (``--replace``) grades it all the same, keeping the hand-made notebook as an attempt too.
+
+The report says, for each learner imported, updated or kept, which attempt is graded and why.
 
 Every file that could not be matched, and every one refused, has a line in the report, which
 ends with a summary; ``CollectReport.exit_status`` is 1 when anything was refused.
@@ -36,46 +46,64 @@ import re
 import shutil
 import unicodedata
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
 from pathlib import Path
 
 from tqdm import tqdm
 
+from autograder.core.attempts import TIMESTAMP_FILE, Attempt, History, parse_time
 from autograder.core.course import assignments as course_assignments
 from autograder.core.course import source_notebook
 from autograder.core.exports import ExportLimits, Member, Refused, TooLarge, members, printable
-from autograder.core.learners import Identity, Registry, fold, origin
+from autograder.core.learners import Identity, Origin, Registry, fold, origin, same_id
 from autograder.core.notebooks import clean_notebook, match_assignment
 from autograder.errors import AutograderError, UnknownAssignment, UnreadableNotebook
 from autograder.runner import leftovers
-from autograder.settings import grading_dir, submitted_dir
+from autograder.settings import grading_dir
 
 MAX_STORED_NAME = 100  # characters of a learner's file name kept as the stored name
+TIMESTAMP_BYTES = 100  # read of an nbgrader timestamp.txt
 
 
 @dataclass
 class CollectReport:
-    """What ``collect`` did: imported, updated, skipped (already there), unmatched and refused
-    files, and notes on how learners were stored."""
+    """What ``collect`` did: imported, updated, unchanged (``skipped``), kept but not graded,
+    unmatched and refused files; which attempt is graded and why; notes on how learners were
+    stored."""
 
     imported: list[tuple[str, str, str]] = field(default_factory=list)  # student, assignment, file
     updated: list[tuple[str, str, str]] = field(default_factory=list)
-    skipped: list[tuple[str, str, str]] = field(default_factory=list)
+    skipped: list[tuple[str, str, str]] = field(default_factory=list)  # unchanged
+    kept: list[tuple[str, str, str, str]] = field(default_factory=list)  # ..., why not graded
     unmatched: list[tuple[str, str]] = field(default_factory=list)  # file, reason
     refused: list[tuple[str, str]] = field(default_factory=list)  # file, reason
     notes: list[str] = field(default_factory=list)
+    graded: dict[tuple[str, str], str] = field(default_factory=dict)  # (student, a) -> why
+
+    @property
+    def missed(self) -> list[str]:
+        """The unmatched files a learner's work may be in: notebooks, nbgrader's timestamps."""
+        return [f for f, _ in self.unmatched if f.endswith((".ipynb", f"/{TIMESTAMP_FILE}"))]
 
     @property
     def exit_status(self) -> int:
-        """1 when a file was refused (the instructor has something to fix), else 0."""
-        return 1 if self.refused else 0
+        """1 when a file was refused, or a notebook (or a submission time) could not be
+        matched: the instructor has something to fix; else 0."""
+        return 1 if self.refused or self.missed else 0
 
     def lines(self) -> list[str]:
         out = [f"imported {len(self.imported)}, updated {len(self.updated)}, "
-               f"already there {len(self.skipped)}, could not match {len(self.unmatched)}, "
-               f"refused {len(self.refused)}"]
-        out += [f"  imported {s}/{a}: {printable(f)}" for s, a, f in self.imported]
-        out += [f"  updated  {s}/{a}: {printable(f)}" for s, a, f in self.updated]
+               f"unchanged {len(self.skipped)}, kept not graded {len(self.kept)}, "
+               f"could not match {len(self.unmatched)}, refused {len(self.refused)}"]
+        changed = [("imported", self.imported), ("updated ", self.updated)]
+        for word, rows in changed:
+            for s, a, f in rows:
+                out.append(f"  {word} {printable(s)}/{a}: {printable(f)}")
+                out.append(f"    graded: {printable(self.graded.get((s, a), ''), 400)}")
+        for s, a, f, why in self.kept:
+            out.append(f"  KEPT     {printable(s)}/{a}: {printable(f)}: {printable(why, 400)}")
+            out.append(f"    graded: {printable(self.graded.get((s, a), ''), 400)}")
         out += [f"  note: {printable(n, 400)}" for n in self.notes]
         out += [f"  NOT MATCHED {printable(f)}: {printable(why, 400)}"
                 for f, why in self.unmatched]
@@ -83,12 +111,17 @@ class CollectReport:
         if self.refused:
             out.append(f"{len(self.refused)} file(s) refused: nothing of theirs was imported, "
                        "the rest was; fix what each line says and collect again")
+        if self.missed:
+            out.append(f"{len(self.missed)} notebook(s) or time(s) could not be matched: a "
+                       "learner's work may be missing; fix what each NOT MATCHED line says "
+                       "(or give --assignment) and collect again")
         return out
 
 
 @dataclass
 class _Staged:
-    """A notebook read from the source, waiting in the staging folder."""
+    """A notebook read from the source, waiting in the staging folder, with what the export
+    says of it (``found``)."""
 
     shown: str
     who: Identity
@@ -96,11 +129,14 @@ class _Staged:
     filename: str
     digest: str
     path: Path
+    found: Origin
 
 
 def collect(root: Path, source: Path, assignment: str | None = None, progress: bool = True,
-            limits: ExportLimits | None = None) -> CollectReport:
-    """Import the notebooks in ``source`` (a folder or a .zip); see the module docstring."""
+            limits: ExportLimits | None = None, replace: bool = False) -> CollectReport:
+    """Import the notebooks in ``source`` (a folder or a .zip); see the module docstring.
+    ``replace``: let the export's latest attempt replace a notebook changed by hand, or a
+    newer one."""
     source, limits = Path(source), limits or ExportLimits()
     if not source.exists():
         raise AutograderError(f"{source}: no such file or folder")
@@ -116,7 +152,8 @@ def collect(root: Path, source: Path, assignment: str | None = None, progress: b
         with members(source, limits) as entries:
             staged = _read_all(root, entries, known, assignment, limits, staging, report,
                                progress)
-            _place(root, staged, registry, report)
+            _place(root, staged, registry, report,
+                   _Stamp(source.resolve().name or str(source), replace))
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     registry.save()
@@ -130,24 +167,59 @@ def _read_all(root: Path, entries, known: list[str], assignment: str | None,
               progress: bool) -> list[_Staged]:
     """Read every member into ``tmp``; report what is not a learner's notebook or refused."""
     staged: list[_Staged] = []
+    times: dict[tuple[str, str], datetime] = {}
     left = limits.max_total_bytes
     for member in tqdm(entries, desc="collect", unit="file", disable=not progress):
+        if _is_timestamp(member):
+            _read_time(member, times, report)
+            continue
         item = _read_one(root, member, known, assignment, limits, left, report)
         if item is None:
             continue
-        data, who, name, filename = item
+        data, found, name = item
         left -= len(data)
         path = tmp / f"{len(staged)}.ipynb"
         path.write_bytes(data)
-        staged.append(_Staged(member.relative, who, name, filename,
-                              hashlib.sha256(data).hexdigest(), path))
+        staged.append(_Staged(member.relative, found.identity, name, found.filename,
+                              hashlib.sha256(data).hexdigest(), path, found))
+    for item in staged:  # nbgrader's timestamp.txt of the item's <student>/<assignment>/
+        parts = tuple(item.shown.split("/"))
+        if item.who.source == "folder" and parts[:2] in times:
+            item.found = replace(item.found, submitted=times[parts[:2]])
     return staged
+
+
+def _is_timestamp(member: Member) -> bool:
+    """Whether ``member`` is nbgrader's ``<student>/<assignment>/timestamp.txt``."""
+    return not member.problem and len(member.parts) == 3 and \
+        member.parts[2] == TIMESTAMP_FILE and origin(member.parts).identity.source == "folder"
+
+
+def _read_time(member: Member, times: dict[tuple[str, str], datetime],
+               report: CollectReport) -> None:
+    """Read nbgrader's timestamp.txt into ``times``; a line in the report when it is not a
+    time ``parse_time`` reads."""
+    try:
+        text = member.read(TIMESTAMP_BYTES).decode("utf-8").strip()
+    except (Refused, UnicodeDecodeError) as err:
+        text, problem = "", str(err)[:120]
+    else:
+        problem = ""
+    when = parse_time(text) if text else None
+    if when is None:
+        report.unmatched.append((member.relative, "nbgrader's timestamp.txt, but not a time "
+                                 "collect reads (YYYY-MM-DD HH:MM:SS[.ffffff] with UTC, Z or "
+                                 "an offset such as +01:00" + (f"; {problem}" if problem
+                                                              else "") + "): the notebook "
+                                 "beside it is collected without a submission time"))
+        return
+    times[member.parts[0], member.parts[1]] = when
 
 
 def _read_one(root: Path, member: Member, known: list[str], assignment: str | None,
               limits: ExportLimits, left: int, report: CollectReport
-              ) -> tuple[bytes, Identity, str, str] | None:
-    """(bytes, learner, assignment, file name) of one member, or None (then reported)."""
+              ) -> tuple[bytes, Origin, str] | None:
+    """(bytes, what its path says, assignment) of one member, or None (then reported)."""
     shown = member.relative
     if member.problem:
         report.refused.append((shown, member.problem))
@@ -179,7 +251,7 @@ def _read_one(root: Path, member: Member, known: list[str], assignment: str | No
         except UnknownAssignment as err:  # its message starts with the file's name
             report.unmatched.append((shown, str(err).split(": ", 1)[-1]))
             return None
-    return data, found.identity, name, found.filename
+    return data, found, name
 
 
 def _too_large(err: TooLarge, limits: ExportLimits, left: int) -> str:
@@ -219,16 +291,16 @@ def _canonical(filename: str) -> str:
 # -- second pass: decide, then store ------------------------------------------------------------
 
 def _place(root: Path, staged: list[_Staged], registry: Registry,
-           report: CollectReport) -> None:
+           report: CollectReport, stamp: _Stamp) -> None:
     """Store the staged notebooks that belong to exactly one learner; refuse the others."""
     ids = {item.who.token: registry.id_for(item.who) for item in staged}
     allowed = _owners(staged, ids, registry, report)
-    kept = _single_notebooks([i for i in staged if i.who.token in allowed], report)
+    chosen = _latest_notebooks([i for i in staged if i.who.token in allowed], report)
     _note_names(staged, ids, allowed, registry, report)
-    for item in kept:
-        sid = ids[item.who.token]
-        if _store(root, sid, item, report):
-            registry.claim(item.who, sid)
+    for attempts, why in chosen:
+        sid = ids[attempts[-1].who.token]
+        if _store(root, sid, attempts, why, report, stamp):
+            registry.claim(attempts[-1].who, sid)
 
 
 def _owners(staged: list[_Staged], ids: dict[str, str], registry: Registry,
@@ -238,7 +310,7 @@ def _owners(staged: list[_Staged], ids: dict[str, str], registry: Registry,
     learners = {item.who.token: item.who for item in staged}
     wanting: dict[str, set[str]] = defaultdict(set)
     for token, sid in ids.items():
-        wanting[sid.lower()].add(token)
+        wanting[same_id(sid)].add(token)
     allowed: set[str] = set()
     for tokens in wanting.values():
         sid = ids[min(tokens)]
@@ -261,23 +333,47 @@ def _owners(staged: list[_Staged], ids: dict[str, str], registry: Registry,
     return allowed
 
 
-def _single_notebooks(staged: list[_Staged], report: CollectReport) -> list[_Staged]:
-    """The staged notebooks of learners with one notebook (maybe in several identical files)
-    per assignment; a learner's several different ones are all refused."""
+def _latest_notebooks(staged: list[_Staged], report: CollectReport
+                      ) -> list[tuple[list[_Staged], str]]:
+    """For each learner and assignment, their different notebooks of this source, oldest
+    first, with why the last is the latest (the export's own evidence); a learner's several
+    different ones that the export does not order are all refused."""
     groups: dict[tuple[str, str], list[_Staged]] = defaultdict(list)
     for item in staged:
         groups[item.who.token, item.assignment].append(item)
-    kept = []
+    chosen = []
     for (_, name), items in groups.items():
-        if len({i.digest for i in items}) == 1:
-            kept += items
+        distinct = list({i.digest: i for i in items}.values())
+        ordered = _ordered(distinct)
+        if ordered is not None:
+            chosen.append(ordered)
             continue
         files = ", ".join(i.shown for i in items)
         why = (f"{len(items)} different notebooks of {items[0].who.label} for {name} in this "
-               f"source ({files}); refused so that none is picked at random: keep the one to "
-               "grade and collect again")
+               f"source ({files}), and nothing in the export says which is the latest "
+               "(a submission time, Canvas's -1, -2 on a file uploaded again); refused so that "
+               "none is picked at random: keep the one to grade and collect again")
         report.refused += [(i.shown, why) for i in items]
-    return kept
+    return chosen
+
+
+def _ordered(items: list[_Staged]) -> tuple[list[_Staged], str] | None:
+    """``items`` (different notebooks of one learner for one assignment) oldest first, and
+    why the last is the latest; None when the export does not order them."""
+    if len(items) == 1:
+        return items, "the only notebook of this learner for this assignment in the export"
+    times = [i.found.submitted for i in items]
+    if all(times) and len(set(times)) == len(times):
+        return sorted(items, key=lambda i: i.found.submitted), \
+            "the latest submission time the export gives"
+    stems = {_canonical(i.filename) for i in items}
+    suffixes = [i.found.resubmission for i in items]
+    if all(i.who.source == "canvas" for i in items) and len(stems) == 1 and \
+            len(set(suffixes)) == len(suffixes):
+        ordered = sorted(items, key=lambda i: i.found.resubmission)
+        return ordered, (f"Canvas's -{ordered[-1].found.resubmission}: uploaded again after "
+                         + ", ".join(i.filename for i in ordered[:-1]))
+    return None
 
 
 def _note_names(staged: list[_Staged], ids: dict[str, str], allowed: set[str],
@@ -288,8 +384,8 @@ def _note_names(staged: list[_Staged], ids: dict[str, str], allowed: set[str],
     alike: dict[str, list[Identity]] = defaultdict(list)
     for token, who in learners.items():
         if who.source == "folder" and ids[token] != who.key:
-            report.notes.append(f"{who.label} is stored as {ids[token]} (not a plain ASCII "
-                                f"name of at most 64 characters)")
+            report.notes.append(f"{who.label} is stored as {ids[token]} (not a plain name of "
+                                f"at most 64 characters)")
         elif who.source != "folder":
             alike[fold(who.name)].append(who)
             before = registry.name_of(who)
@@ -314,29 +410,79 @@ def _stored_name(filename: str, notebook_id: str) -> str:
     return f"{notebook_id}.ipynb"
 
 
-def _store(root: Path, sid: str, item: _Staged, report: CollectReport) -> bool:
-    """Move one staged notebook into place; False when it could not be written."""
-    folder = submitted_dir(root) / sid / item.assignment
-    existing = sorted(folder.glob("*.ipynb")) if folder.is_dir() else []
-    if any(hashlib.sha256(p.read_bytes()).hexdigest() == item.digest for p in existing):
-        report.skipped.append((sid, item.assignment, item.shown))
-        return True
-    name = _stored_name(item.filename, source_notebook(root, item.assignment).stem)
-    if name != _canonical(item.filename):
-        report.notes.append(f"{printable(item.shown)} is stored as "
-                            f"{sid}/{item.assignment}/{name} (its own name is long or not "
-                            "printable)")
+@dataclass(frozen=True)
+class _Stamp:
+    """This collect: the source's name, its time, and whether ``--replace`` was given."""
+
+    source: str
+    replace: bool
+    at: str = field(default_factory=lambda: datetime.now(timezone.utc).replace(
+        tzinfo=None).isoformat(timespec="seconds"))
+
+
+def _store(root: Path, sid: str, attempts: list[_Staged], why: str, report: CollectReport,
+           stamp: _Stamp) -> bool:
+    """Keep every attempt in ``grading/attempts``, then decide whether the latest is graded
+    (see the module docstring); False when nothing could be written."""
+    latest = attempts[-1]
+    where = (sid, latest.assignment, latest.shown)
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        item.path.replace(folder / name)
+        history = History(root, sid, latest.assignment)
+        known = history.find(latest.digest)
+        by_hand = history.changed_by_hand()
+        kept = [history.add(i.path.read_bytes(), **_said(i, stamp)) for i in attempts]
+        verdict = history.verdict(kept[-1], known is not None, by_hand, stamp.replace)
+        if verdict is None:
+            if by_hand:  # --replace: the notebook replaced by hand is kept as an attempt too
+                history.keep_by_hand(stamp.at)
+            name = _stored_name(latest.filename,
+                                source_notebook(root, latest.assignment).stem)
+            if name != _canonical(latest.filename):
+                report.notes.append(f"{printable(latest.shown)} is stored as "
+                                    f"{sid}/{latest.assignment}/{name} (its own name is long "
+                                    "or not printable)")
+            placed_before = history.graded is not None or bool(history.on_disk())
+            why = _why_graded(history.get(history.graded), kept[-1], why, by_hand,
+                              stamp.replace)
+            history.place(kept[-1], name, f"{kept[-1].describe()}: {why}")
+            (report.updated if placed_before else report.imported).append(where)
+        elif verdict.startswith("unchanged"):
+            report.skipped.append(where)
+            if verdict != "unchanged":
+                report.notes.append(f"{sid}/{latest.assignment}: {verdict}")
+        else:
+            report.kept.append((*where, verdict))
+        history.save()
     except OSError as err:
-        report.refused.append((item.shown, f"could not be written to {folder} "
-                                           f"({err.strerror}); free some space and collect "
-                                           "again"))
+        report.refused.append((latest.shown, f"could not be written under {root / 'grading'} "
+                                             f"({err.strerror}); free some space and collect "
+                                             "again"))
         return False
-    for old in existing:  # one notebook per learner and assignment: the newest import wins
-        if old.name != name:
-            old.unlink()
-    (report.updated if existing else report.imported).append((sid, item.assignment,
-                                                              item.shown))
+    except AutograderError as err:  # a damaged record of attempts: this learner only
+        report.refused.append((latest.shown, str(err)))
+        return False
+    report.graded[sid, latest.assignment] = history.summary()
     return True
+
+
+def _why_graded(before: Attempt | None, attempt: Attempt, why: str, by_hand: bool,
+                replace: bool) -> str:
+    """Why ``attempt`` replaces what was graded (``before``, or a notebook changed by hand):
+    the export's own reason ``why``, and why it is newer, or that --replace said so."""
+    if replace and (by_hand or before is not None):
+        return f"{why}; graded because collect was given --replace"
+    if before is None:
+        return why
+    if before.n == attempt.n:
+        return f"{why}; put back: grading/submitted held no notebook of this learner"
+    if before.time and attempt.time:
+        return f"{why}; submitted after attempt {before.n} ({before.source})"
+    return f"{why}; new since attempt {before.n} ({before.source}), first met in a later collect"
+
+
+def _said(item: _Staged, stamp: _Stamp) -> dict:
+    """What the export says of ``item``, for its attempt's record."""
+    when = item.found.submitted
+    return {"file": item.filename, "member": item.shown, "source": stamp.source,
+            "submitted": when.isoformat() if when else None,
+            "late": item.found.late, "collected": stamp.at}

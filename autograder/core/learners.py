@@ -5,18 +5,22 @@ An identity is what the source itself says identifies the learner: Canvas's user
 participant id, or, in a folder laid out as ``<student>/<assignment>/``, the student folder's
 name. A learner's name is never an identity (two learners may share one, or differ only in an
 accent). The student id (the folder under ``grading/submitted/`` and the gradebook's id) is
-made from the identity, in safe ASCII:
+made from the identity, its name kept as the learner wrote it (Unicode, in NFC: ``José`` is
+one character sequence whether the export wrote it composed or decomposed):
 
-* Canvas and Moodle: ``<name>_<id>``, e.g. ``jane_doe_424242``, the name folded to ASCII
-  (accents dropped, at most 40 characters); the trailing number keeps two learners apart;
-* a folder: its name when it is a plain ASCII name (``alice``), else ``<folded name>_<8 hex
-  digits of its SHA-256>`` (``jose_3f1c9a2b`` for ``José``, in NFC or NFD alike).
+* Canvas and Moodle: ``<name>_<id>``, e.g. ``jane_doe_424242`` or ``josé_núñez_424242``: the
+  name in lower case, its letters, marks and digits kept, every other run of characters one
+  ``_``, at most 40 characters; the trailing number (the LMS's id) keeps two learners apart;
+* a folder: its name when it is a plain name (letters, digits, ``_``, ``.``, ``-``; at most 64
+  characters; ``alice``, ``José``), else ``<name>_<8 hex digits of its SHA-256>``.
 
-``grading/submitted/.learners.json`` records the identity that owns each id, so that two
-different learners can never share one, even across collects, and a learner whose name
-changed in the LMS keeps the id they had. Ids are compared without case (as macOS's disks
-do). A folder of ``grading/submitted/`` the record does not know is owned by the folder
-identity of its name (as collected before the record existed).
+``grading/submitted/.learners.json`` records the identity that owns each id (and, in its
+``lms`` object, the LMS's id of the learner: ``canvas_id``, ``moodle_participant_id``), so
+that two different learners can never share one, even across collects, and a learner whose
+name changed in the LMS keeps the id they had; fields others wrote there (a roster's ids) are
+kept. Ids are compared without case or normalisation (as macOS's disks do). A folder of
+``grading/submitted/`` the record does not know is owned by the folder identity of its name
+(as collected before the record existed).
 """
 
 from __future__ import annotations
@@ -27,20 +31,32 @@ import os
 import re
 import unicodedata
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from autograder.errors import AutograderError
 from autograder.settings import submitted_dir
 
-SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}")
+SAFE_ID = re.compile(r"[^\W_][\w.\-]{0,63}")  # Unicode letters and digits (str.isalnum)
 NAME_CHARS = 40  # of a learner's name kept in a student id
 LMS_PATTERNS = {  # on the path of a file inside the export, from its start
-    "canvas": re.compile(r"(?P<name>[^_/]+?)(?:_LATE)?_(?P<key>\d{1,20})_\d{1,20}_"
-                         r"(?P<file>[^/]+)"),
-    "moodle": re.compile(r"(?P<name>[^/]+?)_(?P<key>\d{1,20})_assignsubmission_"
+    # Canvas: <sortable name, lower case, non-word characters dropped>[_LATE]_<user id>_
+    # <attachment id>_<file name, "-1", "-2" appended when uploaded again>
+    "canvas": re.compile(r"(?P<name>[^_/]+?)(?P<late>_LATE)?_(?P<key>\d{1,20})_"
+                         r"(?P<attachment>\d{1,20})_(?P<file>[^/]+)"),
+    # Moodle: <Full Name>_<participant id>_[<submission time>_]assignsubmission_file_/<file>
+    # (Moodle's own export has no time; some exports put one there, see SUBMITTED_AT)
+    "moodle": re.compile(r"(?P<name>[^/]+?)_(?P<key>\d{1,20})_(?:(?P<time>\d{4}-?\d\d-?\d\d"
+                         r"[T ]?\d\d[:\-]?\d\d(?:[:\-]?\d\d)?Z?)_)?assignsubmission_"
                          r"(?:file|onlinetext)_/?(?P<file>.+)"),
 }
+SUBMITTED_AT = re.compile(r"(\d{4})-?(\d\d)-?(\d\d)[T ]?(\d\d)[:\-]?(\d\d)(?:[:\-]?(\d\d))?Z?")
+RESUBMITTED = re.compile(r"-(\d{1,4})$")  # Canvas's -1, -2 on a file uploaded again
 LMS_LABELS = {"canvas": "Canvas user", "moodle": "Moodle participant"}
+# the field of an entry's "lms" object in .learners.json holding the LMS's id of the learner
+# (read by core.lms: canvas_id is Canvas's user id; Moodle's participant id is the
+# assignment's own number for the learner, not their Moodle user id or ID number)
+LMS_ID_FIELDS = {"canvas": "canvas_id", "moodle": "moodle_participant_id"}
 
 
 @dataclass(frozen=True)
@@ -64,11 +80,36 @@ class Identity:
 
 @dataclass(frozen=True)
 class Origin:
-    """What a file's path says: whose it is, the assignment folder if any, its own name."""
+    """What a file's path says: whose it is, the assignment folder if any, its own name, and
+    the export's evidence of when it was submitted (Canvas: its LATE marker, its attachment id
+    and the -1, -2 it appends to a file uploaded again; Moodle: a time in the folder name)."""
 
     identity: Identity | None
     hint: str | None
     filename: str
+    late: bool | None = None  # Canvas's LATE marker (None: the export does not say)
+    attachment: int | None = None  # Canvas's attachment id (larger: uploaded later)
+    submitted: datetime | None = None  # in UTC, naive (as nbgrader keeps it)
+
+    @property
+    def resubmission(self) -> int:
+        """Canvas's -N on the file name (0 when there is none)."""
+        if self.identity is None or self.identity.source != "canvas":
+            return 0
+        m = RESUBMITTED.search(Path(self.filename).stem)
+        return int(m[1]) if m else 0
+
+
+def submitted_at(text: str) -> datetime | None:
+    """The time ``text`` (``20261201T101500Z``, ``2026-12-01T10-15-00``...) names, read as UTC;
+    None when it is not a valid date."""
+    m = SUBMITTED_AT.fullmatch(text)
+    if m is None:
+        return None
+    try:
+        return datetime(*(int(g) for g in m.groups("0")))
+    except ValueError:
+        return None
 
 
 def origin(parts: tuple[str, ...]) -> Origin:
@@ -79,7 +120,11 @@ def origin(parts: tuple[str, ...]) -> Origin:
         m = pattern.fullmatch(relative)
         if m:
             who = Identity(source, m["key"], m["name"].strip())
-            return Origin(who, None, m["file"].rsplit("/", 1)[-1])
+            found = m.groupdict()
+            return Origin(who, None, m["file"].rsplit("/", 1)[-1],
+                          late=bool(found["late"]) if source == "canvas" else None,
+                          attachment=int(found["attachment"]) if source == "canvas" else None,
+                          submitted=submitted_at(found["time"]) if found.get("time") else None)
     if len(parts) >= 3:
         return Origin(Identity("folder", parts[0], parts[0]), parts[1], parts[-1])
     return Origin(None, None, parts[-1])
@@ -93,14 +138,25 @@ def fold(name: str) -> str:
     return slug[:NAME_CHARS].rstrip("_") or "learner"
 
 
+def slug(name: str) -> str:
+    """A name for an id, Unicode kept: NFC, lower case, letters, marks and digits kept, every
+    other run of characters one ``_``, at most NAME_CHARS characters; ``learner`` when
+    nothing is left."""
+    text = unicodedata.normalize("NFC", name.lower())
+    kept = "".join(c if unicodedata.category(c)[0] in "LMN" else " " for c in text)
+    out = "_".join(kept.split())[:NAME_CHARS].rstrip("_")
+    return unicodedata.normalize("NFC", out) or "learner"
+
+
 def student_id(who: Identity) -> str:
     """The student id made from an identity (see the module docstring)."""
     if who.source != "folder":
-        return f"{fold(who.name)}_{who.key}"
-    if SAFE_ID.fullmatch(who.key):
-        return who.key
-    digest = hashlib.sha256(who.key.encode("utf-8", "surrogatepass")).hexdigest()[:8]
-    return f"{fold(who.key)}_{digest}"
+        return f"{slug(who.name)}_{who.key}"
+    key = unicodedata.normalize("NFC", who.key)
+    if SAFE_ID.fullmatch(key) and key.isprintable():
+        return key
+    digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    return f"{slug(key)}_{digest}"
 
 
 class Registry:
@@ -108,8 +164,9 @@ class Registry:
 
     def __init__(self, path: Path, owners: dict[str, dict], folders: dict[str, str]) -> None:
         self.path = path
-        self.owners = owners  # student id -> {"identity": token, "name": name}
-        self._folders = folders  # student id folded to lower case -> folder name on disk
+        self.owners = owners  # student id -> {"identity": token, "name": name, "lms": {...}}
+        self._folders = folders  # same_id(student id) -> folder name on disk
+        self._saved = json.dumps(self._data(), sort_keys=True)
 
     @classmethod
     def load(cls, root: Path) -> Registry:
@@ -119,18 +176,18 @@ class Registry:
         if path.is_file():
             try:
                 data = json.loads(path.read_text(encoding="utf-8"))
-                owners = {str(k): {"identity": str(v["identity"]), "name": str(v["name"])}
+                owners = {str(k): {**v, "identity": str(v["identity"]), "name": str(v["name"])}
                           for k, v in data["learners"].items()}
             except (ValueError, KeyError, TypeError, AttributeError) as err:
                 raise AutograderError(
                     f"{path} is damaged ({err}); restore it from a backup (it records which "
                     "learner owns each student id)") from None
-        folders = {p.name.lower(): p.name for p in base.iterdir()
+        folders = {same_id(p.name): p.name for p in base.iterdir()
                    if p.is_dir() and not p.name.startswith(".")} if base.is_dir() else {}
         return cls(path, owners, folders)
 
     def _registered(self, sid: str) -> str | None:
-        return next((k for k in self.owners if k.lower() == sid.lower()), None)
+        return next((k for k in self.owners if same_id(k) == same_id(sid)), None)
 
     def id_for(self, who: Identity) -> str:
         """The id ``who`` had in an earlier collect, else a new one."""
@@ -143,7 +200,7 @@ class Registry:
         if key is not None:
             source, _, who = self.owners[key]["identity"].partition(":")
             return Identity(source, who, self.owners[key]["name"])
-        folder = self._folders.get(sid.lower())
+        folder = self._folders.get(same_id(sid))
         return Identity("folder", folder, folder) if folder is not None else None
 
     def name_of(self, who: Identity) -> str | None:
@@ -152,13 +209,33 @@ class Registry:
                     None)
 
     def claim(self, who: Identity, sid: str) -> None:
-        self.owners[sid] = {"identity": who.token, "name": who.name}
-        self._folders.setdefault(sid.lower(), sid)
+        """Record ``sid`` as ``who``'s, with the LMS's id of the learner; what else the entry
+        holds (ids a roster import added) is kept."""
+        before = self.owners.get(sid, {})
+        entry = dict(before) if before.get("identity") == who.token else {}
+        entry |= {"identity": who.token, "name": who.name}
+        if who.source in LMS_ID_FIELDS:
+            lms = entry.get("lms") if isinstance(entry.get("lms"), dict) else {}
+            entry["lms"] = {**lms, LMS_ID_FIELDS[who.source]: who.key}
+        self.owners[sid] = entry
+        self._folders.setdefault(same_id(sid), sid)
+
+    def _data(self) -> dict:
+        return {"version": 1, "learners": dict(sorted(self.owners.items()))}
 
     def save(self) -> None:
-        """Write the record (atomically: a new file renamed over the old one)."""
+        """Write the record if it changed (atomically: a new file renamed over the old one)."""
+        if json.dumps(self._data(), sort_keys=True) == self._saved and self.path.is_file():
+            return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(f".learners.{os.getpid()}.part")
-        tmp.write_text(json.dumps({"version": 1, "learners": dict(sorted(self.owners.items()))},
-                                  indent=1), encoding="utf-8")
+        tmp.write_text(json.dumps(self._data(), indent=1, ensure_ascii=False), encoding="utf-8")
         tmp.replace(self.path)
+        self._saved = json.dumps(self._data(), sort_keys=True)
+
+
+def same_id(sid: str) -> str:
+    """``sid`` as disks that ignore case and normalisation see it (macOS): two ids are one
+    when these are equal."""
+    return unicodedata.normalize("NFC", unicodedata.normalize("NFD", sid).casefold())
+

@@ -16,7 +16,7 @@ import pytest
 
 from autograder.commands.collect import collect
 from autograder.core.exports import TooLarge, printable, read_bounded
-from autograder.core.learners import Identity, fold, origin, student_id
+from autograder.core.learners import Identity, fold, origin, slug, student_id
 from autograder.errors import AutograderError
 from tests.builders import add_assignment, make_course, notebook, solution_cell
 
@@ -92,10 +92,24 @@ def test_names_fold_to_ascii_without_accents():
     assert len(fold("x" * 300)) == 40
 
 
-def test_a_folder_with_an_unsafe_name_gets_a_folded_id_with_a_digest():
-    ids = {student_id(Identity("folder", name, name)) for name in ("José", "Jose", "王芳")}
-    assert "Jose" in ids and len(ids) == 3
-    assert all(i.isascii() and len(i) <= 64 for i in ids)
+def test_an_lms_learner_s_name_keeps_its_letters_in_any_script_in_the_id():
+    assert slug("José Núñez") == "josé_núñez"
+    assert slug("Jose\u0301") == "josé"  # NFD: one learner with the NFC form
+    assert slug("王芳") == "王芳"
+    assert slug("O'Brien, Seán\u202e") == "o_brien_seán"
+    assert slug("!!!") == "learner" and len(slug("x" * 300)) == 40
+
+
+def test_a_folder_with_a_plain_name_in_any_script_keeps_it_as_its_id():
+    assert [student_id(Identity("folder", n, n)) for n in ("José", "Jose", "王芳", "a.b-c")] == \
+        ["José", "Jose", "王芳", "a.b-c"]
+
+
+@pytest.mark.parametrize("name", ["Jane Doe", ".hidden", "a\u202eb", "x" * 65, "_x", "a/b"])
+def test_a_folder_with_an_unsafe_name_gets_a_slug_with_a_digest(name):
+    sid = student_id(Identity("folder", name, name))
+    assert sid != name and len(sid) <= 64 and sid.isprintable()
+    assert sid[-9] == "_" and all(c in "0123456789abcdef" for c in sid[-8:])
 
 
 def test_a_learner_renamed_in_the_lms_keeps_their_id(course, tmp_path):
@@ -124,7 +138,7 @@ def test_zip_names_in_utf8_without_the_utf8_flag_are_read_as_utf8(course, tmp_pa
     with zipfile.ZipFile(archive) as zf:
         assert not zf.infolist()[0].flag_bits & 0x800
     report = collect(course, archive, progress=False)
-    assert [s for s, _, _ in report.imported] == ["jose_nunez_9"]
+    assert [s for s, _, _ in report.imported] == ["josé_núñez_9"]
 
 
 # -- what is stored -----------------------------------------------------------------------------
@@ -160,7 +174,8 @@ def test_the_record_of_learners_is_written_beside_the_submissions(course, tmp_pa
         "doejane_12345_678901_add.ipynb": learner_notebook()}), progress=False)
     record = json.loads((course / "grading" / "submitted" / ".learners.json").read_text())
     assert record["learners"] == {"doejane_12345": {"identity": "canvas:12345",
-                                                    "name": "doejane"}}
+                                                    "name": "doejane",
+                                                    "lms": {"canvas_id": "12345"}}}
 
 
 def test_a_damaged_record_of_learners_stops_collect_with_what_to_do(course, tmp_path):
@@ -187,8 +202,8 @@ def test_the_report_lists_what_is_not_a_notebook_and_exits_zero(course, tmp_path
         progress=False)
     assert report.unmatched == [("readme.txt", "not a notebook (.ipynb)")]
     assert report.exit_status == 0
-    assert report.lines()[0] == ("imported 1, updated 0, already there 0, could not match 1, "
-                                 "refused 0")
+    assert report.lines()[0] == ("imported 1, updated 0, unchanged 0, kept not graded 0, "
+                                 "could not match 1, refused 0")
 
 
 def test_a_source_that_is_not_a_zip_or_a_folder_is_an_error(course, tmp_path):
