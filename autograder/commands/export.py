@@ -1,4 +1,5 @@
-"""``export``: the grades as CSV, one row per learner and assignment, plus a per-test breakdown.
+"""``export``: the grades as CSV, one row per learner and assignment, plus a per-test breakdown;
+or, with ``--format canvas`` or ``moodle``, the table that LMS's gradebook imports.
 
 ``grades.csv`` has the columns of ``nbgrader export`` (one row per student and assignment, 0
 for a missing submission); ``tests.csv`` has one row per student, assignment and test: the
@@ -10,6 +11,10 @@ commas, quotes, newlines or any script is quoted, not split; a text cell that a 
 would run as a formula (``=``, ``+``, ``-``, ``@``, tab, carriage return first) is prefixed
 with ``'``; and a learner whose rows cannot be read or written is one line in ``problems``
 while every other learner is exported.
+
+``export_lms`` writes ``canvas.csv`` or ``moodle.csv`` (``core.lms`` says what each LMS reads):
+one row per learner of the gradebook, one column per assignment, the score that counts (late
+penalty taken off), and a learner who never submitted left without a score (not 0).
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from pathlib import Path
 
 from nbgrader.api import Gradebook, MissingEntry
 
+from autograder.core import lms
 from autograder.core.course import gradebook_url
 from autograder.core.gradebook import check
 from autograder.errors import AutograderError
@@ -132,3 +138,54 @@ def export(root: Path, dest: Path | None = None, db: str | None = None,
         raise ExportIncomplete(f"wrote {grades} and {tests}, without {len(found)} learner "
                                "row(s):\n" + "\n".join(found))
     return grades, tests
+
+
+def submission_score(gb: Gradebook, assignment: str, student: str) -> float | None:
+    """The score that counts of ``student``'s ``assignment`` (late penalty taken off), None
+    when they never submitted it."""
+    try:
+        sub = gb.find_submission(assignment, student)
+    except MissingEntry:
+        return None
+    return max(0.0, float(sub.score) - float(sub.late_submission_penalty or 0.0))
+
+
+def export_lms(root: Path, fmt: str, dest: Path | None = None, db: str | None = None,
+               problems: list[str] | None = None) -> Path:
+    """Write ``<fmt>.csv`` (``canvas`` or ``moodle``) of the gradebook ``db`` into ``dest``
+    (default grading/export): the table that LMS imports, one row per learner.
+
+    A learner whose scores cannot be read is left out, a learner the LMS cannot match (no id,
+    no email) is written; each is one line in ``problems`` (without ``problems``, they raise
+    ExportIncomplete once the file is written).
+    """
+    if fmt not in lms.FORMATS:
+        raise AutograderError(f"unknown LMS format {fmt!r}: use one of {', '.join(lms.FORMATS)}")
+    db = gradebook_url(root, db)
+    check(db)
+    dest = Path(dest or export_dir(root))
+    dest.mkdir(parents=True, exist_ok=True)
+    found: list[str] = []
+    records = lms.read_records(root, found)
+    with Gradebook(db) as gb:
+        assignments = [(a.name, float(a.max_score))
+                       for a in sorted(gb.assignments, key=lambda a: a.name)]
+        learners, scores = [], {}
+        for student in sorted(gb.students, key=lambda s: str(s.id)):
+            try:
+                who = lms.learner(student, records.get(str(student.id), {}))
+                scores[who.student_id] = {name: submission_score(gb, name, who.student_id)
+                                          for name, _ in assignments}
+            except Exception as err:  # noqa: BLE001  (one learner's data must not stop the rest)
+                found.append(f"{cell(student.id)!s:.80}: not exported "
+                             f"({type(err).__name__}: {err})"[:500])
+                continue
+            learners.append(who)
+            found += [why for why in [lms.unmatched(fmt, who)] if why]
+        path = lms.write_table(dest / f"{fmt}.csv", fmt, lms.ROWS[fmt](
+            assignments, learners, lambda who, name: scores[who.student_id][name], cell))
+    if problems is not None:
+        problems += found
+    elif found:
+        raise ExportIncomplete(f"wrote {path}, with {len(found)} problem(s):\n" + "\n".join(found))
+    return path
