@@ -5,6 +5,11 @@ Paths are relative to the course root (the repository, or the temporary course t
 exercises/, and everything grading writes lives in the git-ignored grading/ folder.
 """
 
+import os
+from pathlib import Path
+
+import nbgrader
+
 c = get_config()  # noqa: F821  (provided by traitlets when it loads this file)
 
 c.CourseDirectory.course_id = "rnn-course"
@@ -44,13 +49,44 @@ c.Autograde.autograde_preprocessors = [
 ]
 
 # Feedback never shows hidden tests, nor a test's traceback (it would quote the failing line),
-# and cleans the learner's outputs again (defence in depth). `autograder feedback` also renders
-# it with the template autograder/templates/rnn_feedback (nbgrader's, with a Content Security
-# Policy and MathJax configured as the policy allows), which reads the filter below.
+# and cleans the learner's outputs again (defence in depth). Its page is nbgrader's with our
+# head (autograder/templates/feedback/mathjax.html.j2, see the templates below): a Content
+# Security Policy, the course's MathJax configured as the policy allows, and long messages
+# that wrap; the head reads the filter feedback_head.
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
     "autograder.runner.hidetests.HideHiddenTests",
     "autograder.runner.preprocessors.SanitiseOutputs",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
-c.HTMLExporter.filters = {"feedback_policy": "autograder.runner.sanitise.feedback_policy"}
+c.HTMLExporter.filters = {
+    "feedback_head": "autograder.commands.feedback.feedback_head",
+    "formgrader_head": "autograder.commands.feedback.formgrader_head",
+}
+
+# Offline pages. nbgrader's templates load MathJax 2 from a CDN (nbconvert's mathjax.html.j2,
+# called without an address by formgrader's submission page and by the feedback page). Our
+# templates come first and replace that macro: formgrade/mathjax.html.j2 loads the course's
+# own MathJax (book/_static/mathjax) through the Jupyter server running formgrader, and
+# feedback/mathjax.html.j2 (`autograder feedback`, formgrader's "Generate Feedback") the copy
+# `autograder feedback` puts beside the pages. nbgrader's formgrader templates stay next:
+# formgrader and generate_feedback set them there themselves, and this setting replaces theirs.
+c.HTMLExporter.extra_template_basedirs = [
+    str(Path(__file__).resolve().parent / "templates"),
+    str(Path(nbgrader.__file__).resolve().parent / "server_extensions" / "formgrader"
+        / "templates"),
+]
+
+# The exchange (nbgrader's release/collect between Jupyter accounts on one machine; this course
+# releases exercises/ and collects LMS exports instead) is a folder of the course, so that
+# formgrader finds it and shows no "exchange directory does not exist" warning. nbgrader needs
+# it to exist: it is made when this file is loaded in a course root (the working folder holds
+# nbgrader_config.py, as when formgrader or an nbgrader command runs there). A folder that
+# cannot be made (a read-only sandbox) only brings the warning back.
+EXCHANGE = "grading/exchange"
+c.Exchange.root = EXCHANGE
+if os.path.isfile("nbgrader_config.py"):
+    try:
+        os.makedirs(EXCHANGE, exist_ok=True)
+    except OSError:
+        pass
