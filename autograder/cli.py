@@ -60,6 +60,17 @@ def _say_sandbox(sandbox: str) -> None:
     print(require_sandbox(sandbox), file=sys.stderr)
 
 
+def _preflight(root: Path, limits) -> Callable[[str], None]:
+    """Before an assignment is graded: this machine must grade its reference solution to
+    full marks (``core.preflight``), else PreflightFailed stops the command."""
+    from autograder.core.preflight import require_reference
+
+    def check(assignment: str) -> None:
+        print(require_reference(root, assignment, limits), file=sys.stderr)
+
+    return check
+
+
 def cmd_release(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="autograder release",
                                 description="Regenerate exercises/ from solutions/ with nbgrader.")
@@ -79,17 +90,25 @@ def cmd_collect(argv: list[str]) -> int:
         prog="autograder collect",
         description="Import submissions into grading/submitted/<student>/<assignment>/ from a "
                     "folder of <student>/<assignment>/*.ipynb or an LMS zip export (Canvas, "
-                    "Moodle file names). Files already imported are skipped; every file that "
-                    "cannot be matched, and every file refused (a link, a special file, an "
-                    "over-size member, an ambiguous learner), is listed; exit status 1 if any "
-                    "was refused.")
+                    "Moodle file names). Collecting an export again changes nothing "
+                    "(\"unchanged\"); every attempt is kept in grading/attempts/<student>/"
+                    "<assignment>/ and the latest (by the export's times, or Canvas's -1, -2) "
+                    "is graded, never over a notebook changed by hand or a newer attempt (see "
+                    "--replace); every file that cannot be matched, and every file refused (a "
+                    "link, a special file, an over-size member, an ambiguous learner), is "
+                    "listed; exit status 1 if any was refused or a notebook could not be "
+                    "matched.")
     p.add_argument("source", type=Path, help="a folder, or a .zip exported by the LMS")
     p.add_argument("--assignment", help="the assignment of every file (default: from each "
                                         "file's folder, name or cell ids)")
+    p.add_argument("--replace", action="store_true",
+                   help="grade each learner's latest attempt in this export even where "
+                        "grading/submitted holds a notebook changed by hand or a newer attempt "
+                        "(what it replaces is kept in grading/attempts/)")
     args = p.parse_args(argv)
     from autograder.commands.collect import collect
 
-    report = collect(find_root(), args.source, args.assignment)
+    report = collect(find_root(), args.source, args.assignment, replace=args.replace)
     print("\n".join(report.lines()))
     return report.exit_status
 
@@ -100,7 +119,10 @@ def cmd_grade(argv: list[str]) -> int:
         description="Autograde the collected submissions in parallel, each in a sandboxed "
                     "kernel, here or on a Dask cluster, into the course's gradebook "
                     "(formgrader shows it). Submissions already graded are skipped unless "
-                    "--force.")
+                    "--force. First, this machine must grade each assignment's reference "
+                    "solution to full marks (checked once per environment). A submission "
+                    "the grading machine failed to grade is listed as NOT GRADED, stored "
+                    "nowhere, graded again next time, and makes the exit status 1.")
     p.add_argument("assignments", nargs="*", help="assignment names (default: all)")
     p.add_argument("--jobs", "-j", type=int, default=None,
                    help="submissions graded at once on this machine (default: the number of "
@@ -121,9 +143,10 @@ def cmd_grade(argv: list[str]) -> int:
         raise AutograderError("--jobs is for grading on this machine; with --scheduler the "
                               "cluster's workers set how many run at once (dask worker "
                               "--nthreads): drop --jobs")
-    results = grade(find_root(), args.assignments or None, jobs=args.jobs, force=args.force,
-                    limits=_limits(args), failures=failures, db=args.db,
-                    scheduler=args.scheduler)
+    root, limits = find_root(), _limits(args)
+    results = grade(root, args.assignments or None, jobs=args.jobs, force=args.force,
+                    limits=limits, failures=failures, db=args.db, scheduler=args.scheduler,
+                    preflight=_preflight(root, limits))
     for r in results:
         if args.json:
             print(json.dumps(r.to_dict()))
@@ -155,16 +178,48 @@ def cmd_feedback(argv: list[str]) -> int:
 def cmd_export(argv: list[str]) -> int:
     p = argparse.ArgumentParser(
         prog="autograder export",
-        description="Write the grades as CSV (nbgrader export: grades.csv) and one row per "
-                    "test (tests.csv).")
+        description="Write the grades as CSV: by default nbgrader's (grades.csv, one row per "
+                    "learner and assignment) and one row per test (tests.csv); with --format "
+                    "canvas or moodle, the table that LMS's gradebook imports (canvas.csv, "
+                    "moodle.csv: one row per learner, one column per assignment, no score for "
+                    "a learner who never submitted).")
     p.add_argument("--to", type=Path, default=None, help="folder (default: grading/export)")
+    p.add_argument("--format", choices=["nbgrader", "canvas", "moodle"], default="nbgrader",
+                   help="nbgrader: grades.csv and tests.csv (default); canvas: Canvas's "
+                        "gradebook import; moodle: Moodle's grade import (map users by ID "
+                        "number or email address)")
     _db_option(p)
     args = p.parse_args(argv)
-    from autograder.commands.export import export
+    from autograder.commands.export import export, export_lms
 
     problems: list[str] = []
-    for path in export(find_root(), args.to, db=args.db, problems=problems):
+    if args.format == "nbgrader":
+        paths = export(find_root(), args.to, db=args.db, problems=problems)
+    else:
+        paths = (export_lms(find_root(), args.format, args.to, db=args.db, problems=problems),)
+    for path in paths:
         print(f"wrote {path}")
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    return 1 if problems else 0
+
+
+def cmd_report(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(
+        prog="autograder report",
+        description="Write one HTML page (and its figures as PNGs beside it) on how the class "
+                    "did on an assignment: the grade distribution, each test's failure rate, "
+                    "the known mistakes made most, flagged submissions with their reasons, and "
+                    "who was not graded or submitted nothing.")
+    p.add_argument("assignment", help="the assignment's name")
+    p.add_argument("--to", type=Path, default=None,
+                   help="folder (default: grading/reports/ASSIGNMENT)")
+    _db_option(p)
+    args = p.parse_args(argv)
+    from autograder.commands.report import report
+
+    problems: list[str] = []
+    print(f"wrote {report(find_root(), args.assignment, args.to, db=args.db, problems=problems)}")
     for problem in problems:
         print(problem, file=sys.stderr)
     return 1 if problems else 0
@@ -174,17 +229,28 @@ def cmd_score(argv: list[str]) -> int:
     p = argparse.ArgumentParser(
         prog="autograder score",
         description="Grade one learner notebook against its assignment, hidden tests included, "
-                    "in a sandboxed kernel.")
+                    "in a sandboxed kernel. First, this machine must grade the assignment's "
+                    "reference solution to full marks (checked once per environment). Exit "
+                    "status 1 when the notebook could not be graded (NOT GRADED).")
     p.add_argument("notebook", type=Path, help="the learner's notebook (.ipynb)")
     p.add_argument("--assignment", help="assignment name (default: found from the notebook)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     _options(p)
     args = p.parse_args(argv)
-    from autograder.commands.score import exit_status, format_report, score_notebook
+    from autograder.commands.score import (
+        as_json,
+        assignment_of,
+        exit_status,
+        format_report,
+        score_notebook,
+    )
 
     _say_sandbox(args.sandbox)
-    result = score_notebook(args.notebook, assignment=args.assignment, limits=_limits(args))
-    print(json.dumps(result.to_dict(), indent=2) if args.json else format_report(result))
+    root, limits = find_root(), _limits(args)
+    assignment = args.assignment or assignment_of(args.notebook, root, limits)
+    _preflight(root, limits)(assignment)
+    result = score_notebook(args.notebook, assignment=assignment, root=root, limits=limits)
+    print(json.dumps(as_json(result), indent=2) if args.json else format_report(result))
     return exit_status(result)
 
 
@@ -193,7 +259,8 @@ COMMANDS: dict[str, tuple[Callable[[list[str]], int], str]] = {
     "collect": (cmd_collect, "import submissions from a folder or an LMS zip export"),
     "grade": (cmd_grade, "autograde all submissions in parallel, sandboxed, into the gradebook"),
     "feedback": (cmd_feedback, "HTML feedback without hidden tests"),
-    "export": (cmd_export, "grades as CSV, plus a per-test breakdown"),
+    "export": (cmd_export, "grades as CSV (nbgrader's, or Canvas's or Moodle's import)"),
+    "report": (cmd_report, "one HTML page on how the class did on an assignment"),
     "score": (cmd_score, "grade one notebook (hidden tests included), optionally as JSON"),
 }
 
