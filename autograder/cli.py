@@ -132,10 +132,14 @@ def cmd_grade(argv: list[str]) -> int:
                         "scheduler` and `dask worker`); default: on this machine")
     _db_option(p)
     p.add_argument("--force", action="store_true", help="grade again what is already graded")
-    p.add_argument("--json", action="store_true", help="print the results as JSON lines")
+    p.add_argument("--student", action="append", default=None, metavar="ID",
+                   help="grade only this learner's submissions (repeat for several; with "
+                        "--force, grade them again)")
+    p.add_argument("--json", action="store_true",
+                   help="print the results as JSON lines, ending with a summary line")
     _options(p)
     args = p.parse_args(argv)
-    from autograder.commands.grade import grade, summary
+    from autograder.commands.grade import grade, summary, summary_record
 
     _say_sandbox(args.sandbox)
     failures: list[str] = []
@@ -146,13 +150,15 @@ def cmd_grade(argv: list[str]) -> int:
     root, limits = find_root(), _limits(args)
     results = grade(root, args.assignments or None, jobs=args.jobs, force=args.force,
                     limits=limits, failures=failures, db=args.db, scheduler=args.scheduler,
-                    preflight=_preflight(root, limits))
+                    preflight=_preflight(root, limits), students=args.student)
     for r in results:
         if args.json:
             print(json.dumps(r.to_dict()))
         else:
             flag = "  FLAGGED" if r.flagged else ""
             print(f"{r.student:<20} {r.assignment:<16} {r.score:g}/{r.max_score:g}{flag}")
+    if args.json:
+        print(json.dumps(summary_record(results, failures)))
     print("\n".join(summary(results, failures)), file=sys.stderr)
     return 1 if failures else 0
 

@@ -259,8 +259,10 @@ def grade(root: Path, names: list[str] | None = None, *, jobs: int | None = None
           force: bool = False, limits: Limits | None = None,
           progress: bool = True, failures: list[str] | None = None,
           db: str | None = None, scheduler: str | None = None,
-          preflight: Callable[[str], object] | None = None) -> list[Result]:
-    """Grade the submissions of ``names`` (default: every assignment); one result per
+          preflight: Callable[[str], object] | None = None,
+          students: list[str] | None = None) -> list[Result]:
+    """Grade the submissions of ``names`` (default: every assignment), of ``students`` only
+    when given (default: every learner); one result per
     submission graded now, stored in the gradebook ``db`` (default: the course's). On the
     Dask cluster whose scheduler is at ``scheduler``, else here with ``jobs`` workers.
     Submissions not graded (a failure of the grading machine: nothing stored, graded again
@@ -275,7 +277,16 @@ def grade(root: Path, names: list[str] | None = None, *, jobs: int | None = None
     for name in names or []:
         if name not in known:
             raise AutograderError(f"no assignment named {name!r} (known: {', '.join(known)})")
-    plans = [(a, [p for p in find_submissions(root, a) if force or not is_graded(root, p)])
+    if students:
+        collected = {p.student for a in names or known for p in find_submissions(root, a)}
+        missing = [s for s in students if s not in collected]
+        if missing:
+            raise AutograderError(f"nothing collected for {', '.join(map(repr, missing))} in "
+                                  f"{', '.join(names or known)}: check the id in "
+                                  "grading/submitted/ (collect prints each learner's id)")
+    plans = [(a, [p for p in find_submissions(root, a)
+                  if (not students or p.student in students)
+                  and (force or not is_graded(root, p))])
              for a in names or known]
     plans = [(a, todo) for a, todo in plans if todo]
     if not plans:

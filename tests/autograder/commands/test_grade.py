@@ -19,6 +19,7 @@ from autograder.commands.feedback import feedback
 from autograder.commands.grade import grade
 from autograder.commands.release import generate
 from autograder.core.gradebook import result_file
+from autograder.errors import AutograderError
 from autograder.settings import Limits, db_url
 from tests.builders import add_assignment, filled, make_course
 
@@ -186,7 +187,9 @@ def test_grade_killed_midway_resumes_and_counts_nothing_twice(tmp_path):
 
     second = subprocess.run(cmd + ["--json"], env=env, cwd=course, capture_output=True,
                             text=True, timeout=600)
-    regraded = {json.loads(line)["student"] for line in second.stdout.splitlines()}
+    lines = [json.loads(line) for line in second.stdout.splitlines()]
+    assert lines[-1]["summary"]["graded"] == len(lines) - 1  # the last line: the summary
+    regraded = {line["student"] for line in lines[:-1]}
     assert regraded == set(learners) - done_first
     expected = {s: 3.0 if src == CORRECT else 1.0 for s, src in learners.items()}
     assert gradebook_scores(course) == expected
@@ -370,3 +373,33 @@ def test_result_file_records_the_submission_it_graded(graded):
     record = json.loads(result_file(course, "add", "alice").read_text())
     data = (course / "grading" / "submitted" / "alice" / "add" / "add.ipynb").read_bytes()
     assert record["digest"] == hashlib.sha256(b"add.ipynb\0" + data).hexdigest()
+
+
+# -- one learner, and what a lecturer reads at the end ------------------------------------------
+
+def test_grade_of_one_student_grades_that_learner_only(tmp_path):
+    """``grade add --student bob --force``: is bob graded again, and nobody else?"""
+    course = make_course(tmp_path / "course", {"add": add_assignment()})
+    generate(course, "add", course / "exercises")
+    inbox = tmp_path / "inbox"
+    submit(inbox, "alice", CORRECT)
+    submit(inbox, "bob", PARTIAL)
+    collect(course, inbox, progress=False)
+    rows = grade(course, jobs=1, limits=LIMITS, progress=False, force=True, students=["bob"])
+    assert [r.student for r in rows] == ["bob"]
+    assert not result_file(course, "add", "alice").exists()
+    with pytest.raises(AutograderError, match="nothing collected for 'carol'"):
+        grade(course, jobs=1, limits=LIMITS, progress=False, students=["carol"])
+
+
+def test_the_summary_gives_each_flag_its_reason_and_json_ends_with_it():
+    from autograder.commands.grade import summary, summary_record
+    from autograder.core.types import Result
+
+    flagged = Result("add", 0.0, 3.0, [], flagged=True, flags=["cell 12 timed out"])
+    flagged.student = "bob"
+    lines = summary([flagged], ["add/carol: grading stopped: the grader ran out of memory"])
+    assert "  FLAGGED add/bob: cell 12 timed out" in lines
+    assert "  NOT GRADED add/carol: grading stopped: the grader ran out of memory" in lines
+    assert summary_record([], []) == {"summary": {"graded": 0, "flagged": 0, "not_graded": []}}
+    assert json.loads(json.dumps(summary_record([flagged], [])))["summary"]["flagged"] == 1
