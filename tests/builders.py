@@ -99,3 +99,22 @@ def filled(release: nbformat.NotebookNode, source: str) -> nbformat.NotebookNode
     nb = copy.deepcopy(release)
     answer_cell(nb).source = source
     return nb
+
+
+def answered_notebook(text: str) -> bytes:
+    """A learner's notebook of ``add`` whose answer cell is ``text`` (the answer cell carries
+    the assignment's cell id, so the same answer gives the same bytes)."""
+    nb = notebook(solution_cell(text, "add"))
+    nb.cells[0].id = "answer"
+    return nbformat.writes(nb).encode()
+
+
+def zip_export(path: Path, files: dict, compression: int = 0) -> Path:
+    """A zip export holding ``files`` (member name or ``zipfile.ZipInfo`` -> bytes), in the
+    order given; ``compression``: a ``zipfile`` method (default stored)."""
+    import zipfile
+
+    with zipfile.ZipFile(path, "w", compression) as zf:
+        for name, data in files.items():
+            zf.writestr(name, data)
+    return path

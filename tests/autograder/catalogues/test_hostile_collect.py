@@ -14,22 +14,17 @@ import unicodedata
 import zipfile
 from pathlib import Path
 
-import nbformat
 import pytest
 
 from autograder.commands.collect import CollectReport, collect
 from autograder.core.exports import ExportLimits, Refused, members
-from tests.builders import add_assignment, make_course, notebook, solution_cell
+from tests.builders import add_assignment, make_course, zip_export
+from tests.builders import answered_notebook as answer
 
 HONEST = "Ann Lee_111_assignsubmission_file_/add.ipynb"  # in every zip: must be imported
 HONEST_ID = "ann_lee_111"
 
 
-def answer(text: str) -> bytes:
-    """A learner's notebook of ``add`` whose answer cell is ``text``."""
-    nb = notebook(solution_cell(text, "add"))
-    nb.cells[0].id = "answer"
-    return nbformat.writes(nb).encode()
 
 
 @pytest.fixture
@@ -39,11 +34,9 @@ def course(tmp_path) -> Path:
 
 def export(path: Path, files: dict[str | zipfile.ZipInfo, bytes]) -> Path:
     """A zip export: the honest learner first, then ``files``."""
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
-        zf.writestr(HONEST, answer("honest"))
-        for name, data in files.items():
-            zf.writestr(name, data)
-    return path
+    return zip_export(path, {HONEST: answer("honest"), **files}, zipfile.ZIP_DEFLATED)
+
+
 
 
 def folder_inbox(root: Path, files: dict[str, bytes]) -> Path:

@@ -11,23 +11,23 @@ import json
 import zipfile
 from pathlib import Path
 
-import nbformat
 import pytest
 
 from autograder.commands.collect import collect
 from autograder.core.exports import TooLarge, printable, read_bounded
 from autograder.core.learners import Identity, fold, origin, slug, student_id
 from autograder.errors import AutograderError
-from tests.builders import add_assignment, make_course, notebook, solution_cell
+from tests.builders import add_assignment, answered_notebook, make_course
+from tests.builders import zip_export as export
 
 CORRECT = "def add(a, b):\n    return a + b"
 
 
+
+
 def learner_notebook(answer: str = CORRECT) -> bytes:
     """A learner's notebook of ``add`` (its answer cell carries the assignment's cell id)."""
-    nb = notebook(solution_cell(answer, "add"))
-    nb.cells[0].id = "answer"  # the same answer gives the same bytes
-    return nbformat.writes(nb).encode()
+    return answered_notebook(answer)
 
 
 @pytest.fixture
@@ -35,12 +35,6 @@ def course(tmp_path) -> Path:
     return make_course(tmp_path / "course", {"add": add_assignment()})
 
 
-def export(path: Path, files: dict[str, bytes]) -> Path:
-    """A zip export holding ``files`` (member name -> bytes)."""
-    with zipfile.ZipFile(path, "w") as zf:
-        for name, data in files.items():
-            zf.writestr(name, data)
-    return path
 
 
 def stored(course: Path) -> dict[str, bytes]:

@@ -10,26 +10,21 @@ from __future__ import annotations
 
 import json
 import unicodedata
-import zipfile
 from datetime import datetime
 from pathlib import Path
 
-import nbformat
 import pytest
 from nbgrader.utils import parse_utc
 
 from autograder.commands.collect import CollectReport, collect
-from tests.builders import add_assignment, make_course, notebook, solution_cell
+from tests.builders import add_assignment, make_course
+from tests.builders import answered_notebook as answer
+from tests.builders import zip_export as export
 
 JOSE_CANVAS = "núñezjosé"  # Canvas: sortable name, lower case, spaces and commas dropped
 JOSE_MOODLE = "José Núñez"
 
 
-def answer(text: str) -> bytes:
-    """A learner's notebook of ``add`` whose answer cell is ``text``."""
-    nb = notebook(solution_cell(text, "add"))
-    nb.cells[0].id = "answer"
-    return nbformat.writes(nb).encode()
 
 
 @pytest.fixture
@@ -37,12 +32,6 @@ def course(tmp_path) -> Path:
     return make_course(tmp_path / "course", {"add": add_assignment()})
 
 
-def export(path: Path, files: dict[str, bytes]) -> Path:
-    """A zip export holding ``files`` (member name -> bytes), in the order given."""
-    with zipfile.ZipFile(path, "w") as zf:
-        for name, data in files.items():
-            zf.writestr(name, data)
-    return path
 
 
 def canvas_export(path: Path) -> Path:
