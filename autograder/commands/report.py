@@ -260,10 +260,12 @@ TEMPLATE = """<!DOCTYPE html>
 <title>Class report: {{ r.assignment }}</title>
 <style>
 body { font-family: sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem;
-       overflow-wrap: anywhere; }
+       overflow-wrap: break-word; }
 table { border-collapse: collapse; margin: 1rem 0; }
 th, td { border: 1px solid #bbb; padding: 0.25rem 0.5rem; text-align: left;
          vertical-align: top; }
+th { white-space: nowrap; }
+td { overflow-wrap: anywhere; }
 img { max-width: 100%; }
 </style>
 </head>

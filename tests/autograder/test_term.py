@@ -1,0 +1,250 @@
+"""A lecturer's term, end to end, as the instructors' guide tells it: release, roster, collect
+(twice), grade, a manual score and a comment set in formgrader in Chromium, grade --force,
+feedback, the exports for Canvas and Moodle, and the class report.
+
+The class hands in ``add`` (tests/builders.py) through a Canvas export and a Moodle export:
+accented names, a learner in both LMSs, a resubmission, a late file, a blank notebook, an
+answer that never returns. At each step the test asserts what must hold and that nothing the
+lecturer did before was lost or changed.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import nbformat
+import pytest
+from nbgrader.api import Gradebook
+
+from autograder.commands.collect import collect
+from autograder.commands.export import export, export_lms
+from autograder.commands.feedback import feedback
+from autograder.commands.grade import grade
+from autograder.commands.release import generate
+from autograder.commands.report import report
+from autograder.settings import Limits, db_url
+from tests.builders import add_assignment, filled, make_course
+from tests.builders import zip_export as export_zip
+
+pytestmark = pytest.mark.slow  # grades a class in sandboxed kernels, starts formgrader
+
+ROOT = Path(__file__).resolve().parents[2]
+LIMITS = Limits(cell_timeout=5, notebook_timeout=60)
+CORRECT = "def add(a, b):\n    return a + b"
+PARTIAL = "def add(a, b):\n    return a + b if a != 2 else 0"  # fails the hidden test only
+WRONG = "def add(a, b):\n    return a - b"
+HANG = "while True:\n    pass"
+COMMENT = "Right, but say in a comment why the hidden case matters."
+
+
+def notebook(course: Path, answer: str | None) -> bytes:
+    """The release of ``add`` with ``answer`` in its answer cell (None: handed in blank)."""
+    release = nbformat.read(course / "exercises" / "add" / "add.ipynb", 4)
+    return nbformat.writes(release if answer is None else filled(release, answer)).encode()
+
+
+def class_exports(course: Path, folder: Path) -> tuple[Path, Path]:
+    """The class's Canvas and Moodle exports, named as each LMS names its files."""
+    nb = lambda answer: notebook(course, answer)  # noqa: E731
+    canvas = export_zip(folder / "canvas.zip", {
+        "núñezjosé_12345_900001_add.ipynb": nb(CORRECT),
+        "leeann_222_900002_add.ipynb": nb(PARTIAL),
+        "blankbob_333_900003_add.ipynb": nb(None),
+        "loopcarl_444_900004_add.ipynb": nb(HANG),
+        "twicedee_555_900005_add.ipynb": nb(WRONG),
+        "twicedee_555_900006_add-1.ipynb": nb(CORRECT),  # uploaded again: the one graded
+        "lateeve_LATE_666_900007_add.ipynb": nb(CORRECT),
+    })
+    moodle = export_zip(folder / "moodle.zip", {
+        "Zoë Martin_31_assignsubmission_file_/add.ipynb": nb(PARTIAL),
+    })
+    return canvas, moodle
+
+
+def grading_files(course: Path) -> dict[str, bytes]:
+    """Every file under grading/ but the gradebook and the logs: path -> bytes."""
+    base = course / "grading"
+    return {p.relative_to(base).as_posix(): p.read_bytes() for p in sorted(base.rglob("*"))
+            if p.is_file() and p.name != "gradebook.db" and "logs" not in p.parts}
+
+
+def scores(course: Path) -> dict[str, float]:
+    with Gradebook(db_url(course)) as gb:
+        return {s.student.id: s.score for s in gb.assignment_submissions("add")}
+
+
+def manual_work(course: Path, student: str) -> tuple:
+    """``student``'s manual score on test_add, their answer's comment, the ids formgrader's
+    links use."""
+    with Gradebook(db_url(course)) as gb:
+        sub = gb.find_submission("add", student)
+        nb = sub.notebooks[0]
+        grade_ = gb.find_grade("test_add", "add", "add", student)
+        comment = gb.find_comment("add", "add", "add", student).manual_comment
+        return grade_.manual_score, comment, (sub.id, nb.id, grade_.id)
+
+
+# -- formgrader in Chromium ---------------------------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_formgrader(course: Path) -> tuple[subprocess.Popen, str, str]:
+    """A Jupyter server with formgrader in the course folder, as ``make formgrader`` starts
+    it in the repository; returns the process, its address and its token."""
+    import requests
+
+    port, token = free_port(), secrets.token_hex(16)
+    bin_dir = Path(sys.executable).parent
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
+           "JUPYTER_CONFIG_DIR": str(course / ".jupyter")}
+    server = subprocess.Popen(
+        [str(bin_dir / "jupyter"), "server", "--no-browser", f"--ServerApp.root_dir={course}",
+         f"--ServerApp.port={port}", "--ServerApp.port_retries=0", "--ServerApp.ip=127.0.0.1",
+         f"--IdentityProvider.token={token}",
+         *(["--allow-root"] if os.geteuid() == 0 else [])],
+        cwd=course, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(240):  # until the server answers, or it has stopped
+        if server.poll() is not None:
+            pytest.fail(f"jupyter server stopped: {server.stderr.read()[-2000:]}")
+        try:
+            requests.get(f"{base}/api/status", timeout=2,
+                         headers={"Authorization": f"token {token}"}).raise_for_status()
+            return server, base, token
+        except requests.RequestException:
+            time.sleep(0.5)
+    server.kill()
+    pytest.fail("jupyter server did not answer in 120 s")
+
+
+def stop(server: subprocess.Popen) -> None:
+    server.terminate()
+    try:
+        server.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        server.kill()
+
+
+def grade_by_hand(course: Path, student: str, score: str, comment: str) -> None:
+    """In Chromium, on formgrader's page of ``student``'s notebook: type ``score`` as the
+    manual score of test_add and ``comment`` as the answer's comment, as a grader does (each
+    field is saved when it loses focus)."""
+    from playwright.sync_api import sync_playwright
+
+    with Gradebook(db_url(course)) as gb:
+        notebook_id = gb.find_submission_notebook("add", "add", student).id
+    server, base, token = start_formgrader(course)
+    chromium = os.environ.get("RNN_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+    errors: list[str] = []
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+            page = browser.new_page(extra_http_headers={"Authorization": f"token {token}"})
+            page.route("**/*", lambda route: route.continue_()
+                       if urlsplit(route.request.url).netloc == urlsplit(base).netloc
+                       else route.abort())
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(f"{base}/formgrader/submissions/{notebook_id}/")
+            for field, value, api in (
+                    (".nbgrader_cell:has(#test_add) input.score", score, "/api/grade/"),
+                    (".nbgrader_cell:has(#add-comment) textarea.comment", comment,
+                     "/api/comment/")):
+                page.wait_for_selector(field, timeout=60_000)
+                with page.expect_response(lambda r, api=api: api in r.url
+                                          and r.request.method == "PUT") as saved:
+                    page.fill(field, value)
+                    page.locator(field).dispatch_event("change")
+                assert saved.value.ok, saved.value.status
+            browser.close()
+    finally:
+        stop(server)
+    assert errors == []
+
+
+# -- the term ----------------------------------------------------------------------------------
+
+@pytest.fixture
+def course(tmp_path) -> Path:
+    """A course with the assignment ``add`` released, and the course's nbgrader
+    configuration, as in the repository (formgrader reads it)."""
+    course = make_course(tmp_path / "course", {"add": add_assignment()})
+    (course / "nbgrader_config.py").write_text(
+        "c = get_config()  # noqa: F821\n"
+        f"load_subconfig({str(ROOT / 'autograder' / 'nbgrader_config.py')!r})  # noqa: F821\n",
+        encoding="utf-8")
+    generate(course, "add", course / "exercises")
+    return course
+
+
+def test_a_term_from_the_lms_exports_to_the_lms_gradebooks(course, tmp_path):
+    """Does a class go from the LMS exports to both LMS gradebooks with every learner graded
+    once, right, and nothing the lecturer did by hand lost on the way?"""
+    canvas, moodle = class_exports(course, tmp_path)
+
+    # collect, twice: the second time changes nothing
+    for source in (canvas, moodle):
+        collect(course, source, progress=False)
+    collected = grading_files(course)
+    for source in (canvas, moodle):
+        again = collect(course, source, progress=False)
+        assert "unchanged" in "\n".join(again.lines())
+    assert grading_files(course) == collected
+
+    # grade: every learner scored by their latest attempt; the hang flagged, not lost
+    failures: list[str] = []
+    results = {r.student: r for r in grade(course, jobs=2, limits=LIMITS, progress=False,
+                                            failures=failures)}
+    assert failures == []
+    by_name = {sid.split("_")[0]: r for sid, r in results.items()}
+    assert {k: r.score for k, r in by_name.items()} == {
+        "núñezjosé": 3.0, "leeann": 1.0, "blankbob": 0.0, "loopcarl": 0.0, "twicedee": 3.0,
+        "lateeve": 3.0, "zoë": 1.0}
+    assert by_name["loopcarl"].flagged and not by_name["twicedee"].flagged
+    jose = next(sid for sid in results if sid.startswith("núñezjosé"))
+
+    # a grader's manual score and comment, typed in formgrader
+    grade_by_hand(course, jose, "1", COMMENT)
+    manual = manual_work(course, jose)
+    assert manual[:2] == (1.0, COMMENT)
+
+    # grade --force keeps them, and formgrader's links
+    again = {r.student: r.score for r in grade(course, force=True, jobs=2, limits=LIMITS,
+                                               progress=False)}
+    assert again.keys() == results.keys()
+    assert manual_work(course, jose) == manual
+    assert scores(course)[jose] == 2.0  # test_add: 1 by hand (of 2), test_add_negative: 1
+
+    # feedback shows the comment and no hidden test
+    pages = {p.parts[-3]: p for p in feedback(course, ["add"])}
+    assert COMMENT in pages[jose].read_text(encoding="utf-8")
+    assert "add(2, 2)" not in pages[jose].read_text(encoding="utf-8")
+
+    # exports: every learner once, the manual score in it
+    grades_csv, _ = export(course)
+    with grades_csv.open(encoding="utf-8") as f:
+        rows = {r["student_id"]: r for r in csv.DictReader(f)}
+    assert rows.keys() == results.keys()
+    assert float(rows[jose]["score"]) == 2.0
+    for fmt in ("canvas", "moodle"):
+        table = export_lms(course, fmt, problems=[])
+        assert table.is_file()
+    with (course / "grading" / "export" / "canvas.csv").open(encoding="utf-8-sig") as f:
+        canvas_rows = list(csv.reader(f))
+    assert any("12345" in row for row in canvas_rows)
+
+    # the class report: the flagged learner with the reason, the scores of all
+    page = report(course, "add").read_text(encoding="utf-8")
+    assert "timed out" in page and "loopcarl" in page
