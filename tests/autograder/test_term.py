@@ -12,12 +12,7 @@ from __future__ import annotations
 
 import csv
 import os
-import secrets
 import shutil
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -34,6 +29,7 @@ from autograder.commands.report import report
 from autograder.settings import Limits, db_url
 from tests.builders import add_assignment, filled, make_course
 from tests.builders import zip_export as export_zip
+from tests.formgrader import formgrader_server
 
 pytestmark = pytest.mark.slow  # grades a class in sandboxed kernels, starts formgrader
 
@@ -95,49 +91,6 @@ def manual_work(course: Path, student: str) -> tuple:
 
 # -- formgrader in Chromium ---------------------------------------------------------------------
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_formgrader(course: Path) -> tuple[subprocess.Popen, str, str]:
-    """A Jupyter server with formgrader in the course folder, as ``make formgrader`` starts
-    it in the repository; returns the process, its address and its token."""
-    import requests
-
-    port, token = free_port(), secrets.token_hex(16)
-    bin_dir = Path(sys.executable).parent
-    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
-           "JUPYTER_CONFIG_DIR": str(course / ".jupyter")}
-    server = subprocess.Popen(
-        [str(bin_dir / "jupyter"), "server", "--no-browser", f"--ServerApp.root_dir={course}",
-         f"--ServerApp.port={port}", "--ServerApp.port_retries=0", "--ServerApp.ip=127.0.0.1",
-         f"--IdentityProvider.token={token}",
-         *(["--allow-root"] if os.geteuid() == 0 else [])],
-        cwd=course, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(240):  # until the server answers, or it has stopped
-        if server.poll() is not None:
-            pytest.fail(f"jupyter server stopped: {server.stderr.read()[-2000:]}")
-        try:
-            requests.get(f"{base}/api/status", timeout=2,
-                         headers={"Authorization": f"token {token}"}).raise_for_status()
-            return server, base, token
-        except requests.RequestException:
-            time.sleep(0.5)
-    server.kill()
-    pytest.fail("jupyter server did not answer in 120 s")
-
-
-def stop(server: subprocess.Popen) -> None:
-    server.terminate()
-    try:
-        server.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        server.kill()
-
-
 def grade_by_hand(course: Path, student: str, score: str, comment: str) -> None:
     """In Chromium, on formgrader's page of ``student``'s notebook: type ``score`` as the
     manual score of test_add and ``comment`` as the answer's comment, as a grader does (each
@@ -146,31 +99,27 @@ def grade_by_hand(course: Path, student: str, score: str, comment: str) -> None:
 
     with Gradebook(db_url(course)) as gb:
         notebook_id = gb.find_submission_notebook("add", "add", student).id
-    server, base, token = start_formgrader(course)
     chromium = os.environ.get("RNN_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
     errors: list[str] = []
-    try:
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
-            page = browser.new_page(extra_http_headers={"Authorization": f"token {token}"})
-            page.route("**/*", lambda route: route.continue_()
-                       if urlsplit(route.request.url).netloc == urlsplit(base).netloc
-                       else route.abort())
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.goto(f"{base}/formgrader/submissions/{notebook_id}/")
-            for field, value, api in (
-                    (".nbgrader_cell:has(#test_add) input.score", score, "/api/grade/"),
-                    (".nbgrader_cell:has(#add-comment) textarea.comment", comment,
-                     "/api/comment/")):
-                page.wait_for_selector(field, timeout=60_000)
-                with page.expect_response(lambda r, api=api: api in r.url
-                                          and r.request.method == "PUT") as saved:
-                    page.fill(field, value)
-                    page.locator(field).dispatch_event("change")
-                assert saved.value.ok, saved.value.status
-            browser.close()
-    finally:
-        stop(server)
+    with formgrader_server(course, course) as (base, token), sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        page = browser.new_page(extra_http_headers={"Authorization": f"token {token}"})
+        page.route("**/*", lambda route: route.continue_()
+                   if urlsplit(route.request.url).netloc == urlsplit(base).netloc
+                   else route.abort())
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(f"{base}/formgrader/submissions/{notebook_id}/")
+        for field, value, api in (
+                (".nbgrader_cell:has(#test_add) input.score", score, "/api/grade/"),
+                (".nbgrader_cell:has(#add-comment) textarea.comment", comment,
+                 "/api/comment/")):
+            page.wait_for_selector(field, timeout=60_000)
+            with page.expect_response(lambda r, api=api: api in r.url
+                                      and r.request.method == "PUT") as saved:
+                page.fill(field, value)
+                page.locator(field).dispatch_event("change")
+            assert saved.value.ok, saved.value.status
+        browser.close()
     assert errors == []
 
 

@@ -10,13 +10,8 @@ test starts a real Jupyter server with formgrader and asks it for both pages.
 from __future__ import annotations
 
 import os
-import secrets
 import shutil
-import socket
-import subprocess
-import sys
 import tempfile
-import time
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
@@ -35,6 +30,7 @@ from autograder.commands.feedback import (
     formgrader_head,
     formgrader_mathjax_url,
 )
+from tests.formgrader import formgrader_server
 
 ROOT = Path(__file__).resolve().parents[3]
 NBGRADER_TEMPLATES = Path(nbgrader.__file__).resolve().parent / "server_extensions" / \
@@ -184,18 +180,11 @@ def test_mathjax_outside_the_servers_folder_is_left_out_and_formgrader_still_sta
 
 # -- a real formgrader ----------------------------------------------------------------------------
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def formgrader():
     """A Jupyter server with formgrader, serving the repository as ``make formgrader`` does,
     for a course in a folder of grading/ with one graded submission; yields its address, its
     token and the submission's id, and stops it."""
-    import requests
     from nbgrader.api import Gradebook
 
     (ROOT / "grading").mkdir(exist_ok=True)
@@ -210,34 +199,10 @@ def formgrader():
         gb.add_student("alice", first_name="Alice", last_name="A")
         gb.add_submission("add", "alice")
         submission = gb.find_submission_notebook("add", "add", "alice").id
-    port, token = free_port(), secrets.token_hex(16)
-    bin_dir = Path(sys.executable).parent
-    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
-           "JUPYTER_CONFIG_DIR": str(course / ".jupyter")}
-    server = subprocess.Popen(
-        [str(bin_dir / "jupyter"), "server", "--no-browser", f"--ServerApp.root_dir={ROOT}",
-         f"--ServerApp.port={port}", "--ServerApp.port_retries=0", "--ServerApp.ip=127.0.0.1",
-         f"--IdentityProvider.token={token}",
-         *(["--allow-root"] if os.geteuid() == 0 else [])],
-        cwd=course, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(240):  # until the server answers, or it has stopped
-            if server.poll() is not None:
-                pytest.fail(f"jupyter server stopped: {server.stderr.read()[-2000:]}")
-            try:
-                requests.get(f"{base}/api/status", timeout=2,
-                             headers={"Authorization": f"token {token}"}).raise_for_status()
-                break
-            except requests.RequestException:
-                time.sleep(0.5)
-        yield base, token, submission
+        with formgrader_server(course, ROOT) as (base, token):
+            yield base, token, submission
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
         shutil.rmtree(course, ignore_errors=True)
 
 
