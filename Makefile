@@ -16,7 +16,7 @@ FAST_TESTS := not book and not slow
 LOCK_VENV := $(VENV)/lock-tools
 
 .PHONY: book test check venv lock prereqs build exercises lint pytest pytest-fast bench \
-	bench-build bench-book bench-loops bench-grading bench-cluster formgrader clean
+	bench-build bench-book bench-loops bench-grading bench-term bench-cluster formgrader clean
 
 book: venv build
 
@@ -101,6 +101,10 @@ bench-loops: venv
 # Throughput of `python -m autograder grade --jobs` against plain serial nbgrader autograde.
 bench-grading: venv
 	$(BIN)/python benchmarks/bench_grading.py
+
+# A class's term on this machine: collect, grade, feedback, export and report of 60 learners.
+bench-term: venv
+	$(BIN)/python benchmarks/bench_term.py
 
 # Grading on a Dask cluster of this machine (1 and 2 workers), the gradebook's write rate on
 # PostgreSQL and SQLite, and the projected wall time of 10,000 submissions on 50 workers.
