@@ -48,14 +48,17 @@ c.Autograde.autograde_preprocessors = [
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
 
-# Feedback never shows hidden tests, nor a test's traceback (it would quote the failing line),
-# and cleans the learner's outputs again (defence in depth). Its page is nbgrader's with our
+# Feedback never shows hidden tests: nbgrader's ClearHiddenTests removes them, by the rule that
+# removed them from the release, from the instructor's cells (autograder/runner/hidetests.py).
+# Nor a test's traceback (it would quote the failing line): HideTestTracebacks. It cleans the
+# learner's outputs again (defence in depth). Its page is nbgrader's with our
 # head (autograder/templates/feedback/mathjax.html.j2, see the templates below): a Content
 # Security Policy, the course's MathJax configured as the policy allows, and long messages
 # that wrap; the head reads the filter feedback_head.
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
-    "autograder.runner.hidetests.HideHiddenTests",
+    "autograder.runner.hidetests.ClearHiddenTestsInTests",
+    "autograder.runner.hidetests.HideTestTracebacks",
     "autograder.runner.preprocessors.SanitiseOutputs",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]

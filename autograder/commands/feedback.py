@@ -1,18 +1,21 @@
 """``feedback``: nbgrader's HTML feedback, without hidden tests, test tracebacks or live markup.
 
 ``nbgrader generate_feedback`` runs with the course configuration, whose feedback
-preprocessors hide the hidden tests (``HideHiddenTests``, ``autograder.runner.hidetests``) and
-clean the learner's outputs and markdown (``SanitiseOutputs``, ``autograder.runner.sanitise``),
-and with the template ``autograder/templates/rnn_feedback``: nbgrader's page with our head
+preprocessors remove the hidden tests by nbgrader's rule, the release's, and a test's
+traceback (``autograder.runner.hidetests``), and clean the learner's outputs and markdown
+(``SanitiseOutputs``, ``autograder.runner.sanitise``), and with the template
+``autograder/templates/rnn_feedback``: nbgrader's page with our head
 (``autograder/templates/feedback/mathjax.html.j2``): a Content Security Policy (no inline
 script but MathJax's configuration, no plugin, frame or ``<base>``), long messages that wrap,
 and the course's own MathJax (``book/_static/mathjax``), copied once into
 ``grading/feedback/_mathjax`` beside the pages: no page loads anything from another host, so
 math is typeset offline.
 
-Each learner's page is then checked on its own: one whose text (entities decoded) contains a
-line of the source's hidden tests is deleted and reported for that learner, and a learner
-whose page nbgrader could not write is reported too; the other learners' pages are kept.
+Each learner's page is then checked on its own: one whose text (entities decoded: a hidden
+line's ``<``, ``>`` and ``&`` are the page's ``&lt;``, ``&gt;`` and ``&amp;``) contains a line
+of the source's hidden tests (by that same rule) is deleted and reported for that learner, and
+a learner whose page nbgrader could not write is reported too; the other learners' pages are
+kept.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from autograder.core.course import assignments as course_assignments
 from autograder.core.course import gradebook_url, run_nbgrader, source_notebook
 from autograder.core.gradebook import check
 from autograder.errors import AutograderError
-from autograder.runner.hidetests import HIDDEN
+from autograder.runner.hidetests import hidden_line_numbers
 from autograder.settings import autograded_dir, feedback_dir, grading_dir
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
@@ -44,12 +47,13 @@ class FeedbackIncomplete(AutograderError):
 
 
 def hidden_lines(root: Path, assignment: str) -> list[str]:
-    """The non-trivial lines of the source's hidden tests (what feedback must never show)."""
+    """The non-trivial lines of the source's hidden tests (what feedback must never show):
+    the lines nbgrader's release removes, but comments and short lines."""
     lines = []
     for cell in nbformat.read(source_notebook(root, assignment), 4).cells:
-        for region in HIDDEN.findall(cell.source):
-            lines += [ln.strip() for ln in region.splitlines()[1:-1]
-                      if len(ln.strip()) > 12 and not ln.strip().startswith("#")]
+        source = cell.source.split("\n")
+        hidden = [source[n - 1].strip() for n in sorted(hidden_line_numbers(cell.source))]
+        lines += [ln for ln in hidden if len(ln) > 12 and not ln.startswith("#")]
     return lines
 
 

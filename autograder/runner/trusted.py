@@ -16,8 +16,9 @@ What a test cell prints and raises is written by the grader: an error output car
 **Hidden inputs are never quoted back.** The kernel receives a hidden case's inputs (never its
 expected outputs or source), so every text the learner's code controls could carry them: an
 exception's message and class name, a handle's type name, an unreadable answer's detail. A call
-made from a line of a ``BEGIN HIDDEN TESTS`` region of the test cell (found on the call stack)
-is a *hidden case*; from the first hidden case on, no learner-controlled text is relayed: a
+made from a line of a hidden-test region of the test cell (found on the call stack; the
+regions are nbgrader's, those the release removes: ``autograder.runner.hidetests``) is a
+*hidden case*; from the first hidden case on, no learner-controlled text is relayed: a
 failure says which function raised which built-in exception (any other class: ``Error``), "in
 a hidden case" when it was one, and nothing of its message. The checks' own messages are
 grader text (``autograder.keys.checks.hidden_cases`` numbers a hidden test's cases).
@@ -37,7 +38,7 @@ import numpy as np
 from nbformat import NotebookNode
 
 from autograder.runner.boundary import BoundaryError, Handle, decode, encode
-from autograder.runner.hidetests import HIDDEN
+from autograder.runner.hidetests import hidden_line_numbers as hidden_lines
 
 
 class LearnerError(Exception):
@@ -49,16 +50,6 @@ class LearnerError(Exception):
 
 
 Send = Callable[[str, float, list], str]  # (payload, timeout, callbacks) -> answer text
-
-
-def hidden_lines(source: str) -> frozenset[int]:
-    """The line numbers (from 1) of ``source`` inside its hidden-test regions."""
-    lines: set[int] = set()
-    for match in HIDDEN.finditer(source):
-        first = source.count("\n", 0, match.start()) + 1
-        last = source.count("\n", 0, max(match.start(), match.end() - 1)) + 1
-        lines.update(range(first, last + 1))
-    return frozenset(lines)
 
 
 def builtin_name(ename: object) -> str:

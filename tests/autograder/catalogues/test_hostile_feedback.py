@@ -7,7 +7,9 @@ same in markdown and raw cells; a learner whose comment says HIDDEN TESTS; a lea
 quotes a hidden test's line; one whose graded notebook nbgrader cannot read; and correct
 controls. For each: the graded notebook and formgrader's view of it hold nothing active, the
 feedback page carries a Content Security Policy that allows none of it, and one learner's page
-never stops or removes another's.
+never stops or removes another's. A second class has its hidden test marked mid-line
+(``# -- BEGIN HIDDEN TESTS --``) and holding ``<``, ``>`` and ``&``: feedback hides what the
+release hid, and withholds the page of a learner who quotes it.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from autograder.commands.feedback import (
     content_security_policy,
     feedback,
     hidden_lines,
+    page_text,
 )
 from autograder.commands.grade import grade
 from autograder.commands.release import generate
@@ -299,6 +302,61 @@ def test_the_feedback_command_exits_non_zero_when_a_page_is_withheld(graded):
     assert proc.returncode != 0
     assert "add/quoter" in proc.stderr
     assert (course / "grading" / "feedback" / "alice" / "add" / "add.html").exists()
+
+
+# -- feedback: hidden tests marked mid-line, holding markup characters ---------------------------
+
+# The markers are not at the start of their line (nbgrader's release hides the region all the
+# same) and the hidden line holds the characters a page escapes (<, > and &).
+MARKUP_SECRET = "assert 3 < add(2, 2) < 5 and add(2, 2) & 4 == 4, 'add(2, 2) > 3 & < 5'"
+
+
+def marked_mid_line() -> nbformat.NotebookNode:
+    """``add_assignment`` with its hidden test between ``# -- BEGIN/END HIDDEN TESTS --``."""
+    nb = add_assignment()
+    test = next(c for c in nb.cells if c.metadata["nbgrader"]["grade_id"] == "test_add")
+    test.source = ("assert add(1, 2) == 3\n# -- BEGIN HIDDEN TESTS --\n"
+                   f"{MARKUP_SECRET}\n# -- END HIDDEN TESTS --")
+    return nb
+
+
+@pytest.fixture(scope="module")
+def mid_line(tmp_path_factory):
+    """A class of ``add`` marked mid-line, released, graded, then given feedback once:
+    (course, released notebook, pages by learner, problems reported)."""
+    base = tmp_path_factory.mktemp("hidden-mid-line")
+    course = make_course(base / "course", {"add": marked_mid_line()})
+    release = nbformat.read(generate(course, "add", course / "exercises") / "add.ipynb", 4)
+    inbox = base / "inbox"
+    submit(inbox, release, "alice", CORRECT)
+    submit(inbox, release, "quoter", f"{CORRECT}\n\n# {MARKUP_SECRET}")
+    collect(course, inbox, progress=False)
+    grade(course, jobs=2, limits=LIMITS, progress=False)
+    problems: list[str] = []
+    files = feedback(course, ["add"], problems=problems)
+    pages = {p.parent.parent.name: p.read_text(encoding="utf-8") for p in files}
+    return course, release, pages, problems
+
+
+def test_a_hidden_test_marked_mid_line_is_hidden_by_the_release_and_by_feedback(mid_line):
+    """Does feedback hide the hidden test the release hid (nbgrader's rule), and write the
+    page rather than withhold it?"""
+    _, release, pages, _ = mid_line
+    assert MARKUP_SECRET not in nbformat.writes(release) and "add(1, 2) == 3" in nbformat.writes(
+        release)
+    assert "alice" in pages
+    assert MARKUP_SECRET not in page_text(pages["alice"])
+    assert "add(1, 2) == 3" in page_text(pages["alice"])
+
+
+def test_a_page_quoting_a_hidden_line_with_markup_characters_is_withheld(mid_line):
+    """Is a learner who quotes that hidden line (``<``, ``>`` and ``&`` escaped in the page)
+    withheld, and only that learner?"""
+    course, _, pages, problems = mid_line
+    assert sorted(pages) == ["alice"]
+    assert [p.split(": ", 1)[0] for p in problems] == ["add/quoter"]
+    assert "feedback withheld" in problems[0]
+    assert not (course / "grading" / "feedback" / "quoter" / "add" / "add.html").exists()
 
 
 # -- feedback: the page ------------------------------------------------------------------------

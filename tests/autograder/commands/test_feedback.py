@@ -29,6 +29,7 @@ from autograder.commands.feedback import (
     _failure_reason,
     content_security_policy,
     feedback_flags,
+    hidden_lines,
     install_mathjax,
     leaked_line,
     page_text,
@@ -41,6 +42,7 @@ from autograder.runner.sanitise import (
     clean_output,
     clean_svg,
 )
+from tests.builders import grade_cell, make_course, notebook
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -73,6 +75,27 @@ def test_the_words_hidden_tests_are_not_a_leak():
 
 def test_page_text_includes_attribute_values():
     assert SECRET in page_text(f'<a title="{html.escape(SECRET)}">x</a>')
+
+
+# A hidden line with the characters HTML escapes, in a region whose markers are mid-line.
+MARKUP_SECRET = "assert 3 < add(2, 2) < 5 and add(2, 2) & 4 == 4, 'add(2, 2) > 3 & < 5'"
+MARKED_MID_LINE = ("assert add(1, 2) == 3\n# -- BEGIN HIDDEN TESTS --\n"
+                   f"{MARKUP_SECRET}\n# -- END HIDDEN TESTS --")
+
+
+def test_a_hidden_line_holding_markup_characters_is_found_in_the_page():
+    """A hidden line with ``<``, ``>`` and ``&`` shown in a page as nbconvert writes a code cell
+    (escaped, split by highlighting): is it found?"""
+    page = feedback_page([v4.new_code_cell(MARKUP_SECRET)])
+    assert MARKUP_SECRET not in page and "&lt;" in page and "&amp;" in page
+    assert leaked_line(page, [MARKUP_SECRET]) == MARKUP_SECRET
+
+
+def test_the_lines_no_page_may_show_are_those_the_release_removes(tmp_path):
+    """With the markers mid-line (``# -- BEGIN HIDDEN TESTS --``), which nbgrader's release
+    hides, is the hidden line one the leak check looks for?"""
+    course = make_course(tmp_path, {"add": notebook(grade_cell(MARKED_MID_LINE, "t", 1))})
+    assert hidden_lines(course, "add") == [MARKUP_SECRET]
 
 
 # -- a page nbgrader could not write -----------------------------------------------------------
