@@ -185,24 +185,36 @@ def cmd_export(argv: list[str]) -> int:
     p = argparse.ArgumentParser(
         prog="autograder export",
         description="Write the grades as CSV: by default nbgrader's (grades.csv, one row per "
-                    "learner and assignment) and one row per test (tests.csv); with --format "
-                    "canvas or moodle, the table that LMS's gradebook imports (canvas.csv, "
-                    "moodle.csv: one row per learner, one column per assignment, no score for "
-                    "a learner who never submitted).")
+                    "learner and assignment, with its status and the reasons it is flagged or "
+                    "not graded) and one row per test (tests.csv); with --format canvas or "
+                    "moodle, the table that LMS's gradebook imports (canvas.csv, moodle.csv: "
+                    "one row per learner, one column per assignment, no score for a learner "
+                    "who never submitted) and, beside it, canvas-review.csv or "
+                    "moodle-review.csv: each submission flagged, not graded or not submitted, "
+                    "with why.")
     p.add_argument("--to", type=Path, default=None, help="folder (default: grading/export)")
     p.add_argument("--format", choices=["nbgrader", "canvas", "moodle"], default="nbgrader",
                    help="nbgrader: grades.csv and tests.csv (default); canvas: Canvas's "
                         "gradebook import; moodle: Moodle's grade import (map users by ID "
                         "number or email address)")
+    p.add_argument("--feedback", action="store_true",
+                   help="with --format canvas or moodle: also pack the pages of `feedback` "
+                        "into <format>-feedback-<assignment>.zip, named for that LMS's bulk "
+                        "upload (Moodle: Upload multiple feedback files in a zip; Canvas: "
+                        "Re-upload submissions); a learner it cannot reach is listed, skipped")
     _db_option(p)
     args = p.parse_args(argv)
-    from autograder.commands.export import export, export_lms
+    if args.feedback and args.format == "nbgrader":
+        p.error("--feedback needs --format canvas or --format moodle: the LMS whose upload "
+                "the zip is named for")
+    from autograder.commands.export import export, export_for_lms
 
     problems: list[str] = []
     if args.format == "nbgrader":
         paths = export(find_root(), args.to, db=args.db, problems=problems)
     else:
-        paths = (export_lms(find_root(), args.format, args.to, db=args.db, problems=problems),)
+        paths = export_for_lms(find_root(), args.format, args.to, db=args.db,
+                               problems=problems, feedback=args.feedback)
     for path in paths:
         print(f"wrote {path}")
     for problem in problems:

@@ -37,6 +37,21 @@ byte-order mark.
 A record that is missing is no identifier; a damaged one is reported and ignored, and the
 export goes on with the gradebook's fields.
 
+**The review file** (``<fmt>-review.csv``, ``review_rows``): the reasons a submission is
+flagged or not graded cannot be a column of either table. Canvas's importer takes every
+header after ``Section`` that is not one of its own (``GRADEBOOK_IMPORTER_RESERVED_NAMES``,
+``NON_ASSIGNMENT_COLUMN_HEADERS``) nor the exact title of a custom column of the course for an
+assignment (``parse_assignments``: ``Assignment.new(title: ...)``), so a "reasons" column
+would create an assignment and import each reason as its grade. Moodle's mapping form offers
+each column for mapping, "Ignore" first (``grade_import_mapping_form``); it would be safe
+there, but one wrong choice (mapping it to a grade item) fails the import on text
+(``gradeimport_csv_load_data::update_grade_item``: ``badgrade``). So each table stays exactly
+what the LMS reads (canvas-lms ``app/models/gradebook_importer.rb``; Moodle
+``grade/import/csv/classes/load_data.php``, ``grade/import/grade_import_form.php``), and the
+review file beside it repeats the table's identifying columns (the learner is found as the
+import finds them) and adds the assignment, status (flagged, not graded, not submitted),
+score and reasons.
+
 Every text cell goes through ``cell`` (``commands.export``): a name a spreadsheet would run
 as a formula is written as text.
 """
@@ -148,6 +163,34 @@ def moodle_rows(assignments: list[tuple[str, float]], learners: Iterable[Learner
 
 
 ROWS = {"canvas": canvas_rows, "moodle": moodle_rows}
+
+
+REVIEW_COLUMNS = ["Assignment", "Status", "Score", "Reasons"]
+
+
+@dataclass(frozen=True)
+class Reviewed:
+    """A submission that is not plainly graded: its status, why, and the score imported."""
+
+    who: Learner
+    assignment: str
+    status: str
+    reasons: str
+    score: Score
+
+
+def review_rows(fmt: str, reviews: Iterable[Reviewed], cell: Cell) -> Iterable[list]:
+    """The review file beside ``<fmt>.csv``: the table's identifying columns (Canvas's
+    Student to Section, Moodle's names, ID number and email), then assignment, status,
+    score and reasons."""
+    ids = CANVAS_COLUMNS if fmt == "canvas" else MOODLE_COLUMNS
+    yield ids + REVIEW_COLUMNS
+    for r in reviews:
+        who = r.who
+        known = ((who.sortable_name, who.canvas_id, who.sis_user_id, who.sis_login_id,
+                  who.section) if fmt == "canvas"
+                 else (who.first_name, who.last_name, who.id_number, who.email))
+        yield [cell(v) for v in (*known, r.assignment, r.status, r.score, r.reasons)]
 
 
 def unmatched(fmt: str, who: Learner) -> str | None:
