@@ -1,14 +1,25 @@
 """One place for the grading settings: the course's paths, the limits of a submission, the
 sandbox, the roles of notebook cells, and the nbgrader configuration files.
 
-Everything grading writes lives under ``<course root>/grading/``; the functions below are the
-only place those paths are spelled.
+The course's folders are nbgrader's: ``CourseDirectory`` as the course's nbgrader
+configuration (``nbgrader_config.py`` beside this file) sets it, read here once per process.
+What nbgrader has no place for (the cache, the logs, the results, the exports) lives in the
+folder that holds nbgrader's submitted, autograded and feedback folders, :func:`grading_dir`.
 """
 
 from __future__ import annotations
 
+import functools
+import os
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from autograder.errors import AutograderError
+
+if TYPE_CHECKING:
+    from nbgrader.coursedir import CourseDirectory
+    from traitlets.config import Config
 
 PACKAGE = Path(__file__).resolve().parent
 NBGRADER_CONFIG = PACKAGE / "nbgrader_config.py"  # the course's nbgrader configuration
@@ -17,29 +28,59 @@ COURSE_ID = "rnn-course"  # as CourseDirectory.course_id in nbgrader_config.py
 
 # -- paths ------------------------------------------------------------------------------------
 
+@functools.cache
+def course_config() -> Config:
+    """The course's nbgrader configuration (``NBGRADER_CONFIG``), loaded as nbgrader loads
+    a configuration file. A course root's own ``nbgrader_config.py`` loads it and may add to
+    it (the repository's may name a PostgreSQL gradebook: ``course.gradebook_url`` reads it)."""
+    from traitlets.config.loader import PyFileConfigLoader
+
+    return PyFileConfigLoader(NBGRADER_CONFIG.name, path=str(NBGRADER_CONFIG.parent)).load_config()
+
+
+@functools.cache
+def course_directory() -> CourseDirectory:
+    """nbgrader's ``CourseDirectory`` as the course's configuration sets it. Its folders are
+    relative to a course root, which each function below takes; its own root is not read (it
+    is set, not left to the working folder, which a grading process may have removed)."""
+    from nbgrader.coursedir import CourseDirectory
+
+    return CourseDirectory(config=course_config(), root=os.sep)
+
+
 def grading_dir(root: Path) -> Path:
-    return root / "grading"
+    """The folder of everything grading writes: the one holding nbgrader's submitted,
+    autograded and feedback folders (``grading/``)."""
+    course = course_directory()
+    steps = (course.submitted_directory, course.autograded_directory, course.feedback_directory)
+    return root / os.path.commonpath(steps)
 
 
 def gradebook_file(root: Path) -> Path:
-    return grading_dir(root) / "gradebook.db"
+    """The SQLite file of the gradebook the course's configuration names (``db_url``)."""
+    url = course_directory().db_url
+    if not url.startswith("sqlite:///"):
+        raise AutograderError(f"{NBGRADER_CONFIG}: CourseDirectory.db_url is {url!r}, not a "
+                              "SQLite file; name another database in the course root's "
+                              "nbgrader_config.py instead")
+    return root / url.removeprefix("sqlite:///")
 
 
 def db_url(root: Path) -> str:
-    """The SQLAlchemy address of the nbgrader gradebook of the course at ``root``."""
+    """The SQLAlchemy address of the SQLite gradebook of the course at ``root``."""
     return f"sqlite:///{gradebook_file(root)}"
 
 
 def submitted_dir(root: Path) -> Path:
-    return grading_dir(root) / "submitted"
+    return root / course_directory().submitted_directory
 
 
 def autograded_dir(root: Path) -> Path:
-    return grading_dir(root) / "autograded"
+    return root / course_directory().autograded_directory
 
 
 def feedback_dir(root: Path) -> Path:
-    return grading_dir(root) / "feedback"
+    return root / course_directory().feedback_directory
 
 
 def results_dir(root: Path) -> Path:

@@ -15,7 +15,7 @@ hidden states are ``(T, B, H)``, and ``V`` is the vocabulary size.
 
 from __future__ import annotations
 
-import time
+import timeit
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -34,18 +34,13 @@ def best_time(fn: Callable[[], object], repeats: int = 3, number: int = 1) -> fl
     """Seconds per call of ``fn``: the fastest of ``repeats`` rounds of ``number`` calls.
 
     The minimum, not the mean, is the figure least disturbed by other processes sharing the
-    machine; the first call of ``fn`` is made once beforehand and not timed (warm-up).
+    machine; the first call of ``fn`` is made once beforehand and not timed (warm-up). The
+    rounds are :func:`timeit.repeat`'s (garbage collection paused while they run).
     """
     if repeats < 1 or number < 1:
         raise ValueError(f"repeats and number must be >= 1; got {repeats}, {number}.")
     fn()
-    rounds = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        for _ in range(number):
-            fn()
-        rounds.append((time.perf_counter() - start) / number)
-    return min(rounds)
+    return min(timeit.repeat(fn, repeat=repeats, number=number)) / number
 
 
 @dataclass

@@ -19,15 +19,14 @@ only a date, a time and UTC or an offset.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 import re
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 from autograder.errors import AutograderError
+from autograder.files import atomic_write, sha256
 from autograder.settings import grading_dir, submitted_dir
 
 TIMESTAMP_FILE = "timestamp.txt"  # nbgrader's name
@@ -38,10 +37,6 @@ TIME_TEXT = re.compile(r"(?P<date>\d{4}-\d\d-\d\d)[ T](?P<time>\d\d:\d\d(?::\d\d
 
 def attempts_dir(root: Path) -> Path:
     return grading_dir(root) / "attempts"
-
-
-def sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -116,7 +111,7 @@ class History:
             return known
         attempt = Attempt(n=len(self.attempts) + 1, sha256=sha256(data), **said)
         self.folder.mkdir(parents=True, exist_ok=True)
-        _write(self.folder / f"{attempt.n}.ipynb", data)
+        atomic_write(self.folder / f"{attempt.n}.ipynb", data)
         self.attempts.append(attempt)
         return attempt
 
@@ -137,13 +132,13 @@ class History:
         """Make ``attempt`` the graded notebook, as ``name``, with its submission time."""
         self.submitted.mkdir(parents=True, exist_ok=True)
         data = (self.folder / f"{attempt.n}.ipynb").read_bytes()
-        _write(self.submitted / name, data)
+        atomic_write(self.submitted / name, data)
         for old in self.submitted.glob("*.ipynb"):
             if old.name != name:
                 old.unlink()
         stamp = self.submitted / TIMESTAMP_FILE
         if attempt.time is not None:
-            _write(stamp, attempt.time.strftime(TIMESTAMP_FORMAT).encode())
+            atomic_write(stamp, attempt.time.strftime(TIMESTAMP_FORMAT))
         elif stamp.is_file():  # the time of the attempt it replaces
             stamp.unlink()
         self.graded, self.why, self.placed = attempt.n, why, {name: attempt.sha256}
@@ -191,7 +186,7 @@ class History:
         text = self._text()
         if text != self._saved:
             self.folder.mkdir(parents=True, exist_ok=True)
-            _write(self.record, text.encode("utf-8"))
+            atomic_write(self.record, text)
             self._saved = text
 
 
@@ -211,10 +206,3 @@ def parse_time(text: str) -> datetime | None:
     except ValueError:
         return None
     return when.astimezone(timezone.utc).replace(tzinfo=None)
-
-
-def _write(path: Path, data: bytes) -> None:
-    """Write ``path`` atomically (a new file renamed over the old one)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
-    tmp.write_bytes(data)
-    tmp.replace(path)

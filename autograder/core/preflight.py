@@ -20,7 +20,6 @@ remembered.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -36,6 +35,7 @@ from autograder.core.template import source_hash, template_course
 from autograder.core.types import Result
 from autograder.core.worker import DIED, Worker, stopped_result, task
 from autograder.errors import AutograderError
+from autograder.files import atomic_write, files_sha256, sha256
 from autograder.runner import leftovers
 from autograder.settings import PACKAGE, Limits, cache_dir, logs_dir
 
@@ -47,7 +47,7 @@ GRADING_CODE = ("autograder/runner", "autograder/keys", "autograder/core/batch.p
                 "autograder/core/course.py", "autograder/core/notebooks.py",
                 "autograder/core/repair.py", "autograder/core/template.py",
                 "autograder/core/types.py", "autograder/core/worker.py",
-                "autograder/settings.py", "autograder/errors.py",
+                "autograder/settings.py", "autograder/errors.py", "autograder/files.py",
                 "autograder/nbgrader_config.py", "rnncourse")
 
 
@@ -58,20 +58,16 @@ class PreflightFailed(AutograderError):
 # -- the cache --------------------------------------------------------------------------------
 
 def _file_hash(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "none"
+    return sha256(path.read_bytes()) if path.is_file() else "none"
 
 
 def _grader_hash() -> str:
     """A hash of the code that grades a notebook (``GRADING_CODE``'s Python files)."""
     base = PACKAGE.parent
-    h = hashlib.sha256()
-    for name in GRADING_CODE:
-        top = base / name
-        for path in sorted(top.rglob("*.py")) if top.is_dir() else [top]:
-            if path.is_file():
-                h.update(path.relative_to(base).as_posix().encode() + b"\0")
-                h.update(path.read_bytes())
-    return h.hexdigest()
+    tops = [base / name for name in GRADING_CODE]
+    return files_sha256(base, [path for top in tops
+                               for path in (top.rglob("*.py") if top.is_dir() else [top])
+                               if path.is_file()])
 
 
 def _sandbox_identity(limits: Limits) -> dict:
@@ -96,7 +92,7 @@ def check_key(root: Path, assignment: str, limits: Limits) -> str:
         "sandbox": _sandbox_identity(limits),
         "limits": limits.as_dict(),
     }
-    return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:24]
+    return sha256(json.dumps(identity, sort_keys=True).encode())[:24]
 
 
 def cache_file(root: Path, key: str) -> Path:
@@ -106,10 +102,8 @@ def cache_file(root: Path, key: str) -> Path:
 
 def _remember(path: Path, assignment: str, result: Result) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    part = path.with_name(f".{path.name}.{os.getpid()}.part")
-    part.write_text(json.dumps({"assignment": assignment, "score": result.score,
-                                "max_score": result.max_score, "python": sys.executable}))
-    os.replace(part, path)
+    atomic_write(path, json.dumps({"assignment": assignment, "score": result.score,
+                                   "max_score": result.max_score, "python": sys.executable}))
 
 
 # -- the reference's run ----------------------------------------------------------------------

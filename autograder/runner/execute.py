@@ -58,6 +58,7 @@ from nbformat import NotebookNode
 from nbgrader.preprocessors import Execute
 from traitlets import Dict, Enum, Integer, Unicode
 
+from autograder.files import atomic_write
 from autograder.runner.boundary import decode, encode
 from autograder.runner.plan import BOTH, GRADER, NOT_GRADED, plan_of
 from autograder.runner.sandbox import SandboxKernelManager
@@ -539,7 +540,4 @@ class SplitExecute(Execute):
             return
         record = {"events": self._events, "output_truncated": self._truncated,
                   "kernel_stopped": self._stopped}
-        target = record_path(Path(path), notebook)
-        tmp = target.with_suffix(".tmp")
-        tmp.write_text(json.dumps(record))
-        tmp.replace(target)
+        atomic_write(record_path(Path(path), notebook), json.dumps(record))

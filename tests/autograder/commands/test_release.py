@@ -10,8 +10,10 @@ import nbformat
 import pytest
 from nbgrader import utils
 
-from autograder.commands.release import LEFTOVER_MARKERS, generate
+from autograder.commands.release import LEFTOVER_MARKERS, check_fails_validation, generate
 from autograder.core.course import assignments, find_root
+from autograder.errors import AutograderError
+from tests.builders import grade_cell, notebook, solution_cell
 
 ROOT = find_root()
 ASSIGNMENTS = assignments(ROOT)
@@ -98,3 +100,47 @@ def test_nbgrader_validate_fails_on_the_release(root, assignment):
     for path in (root / "exercises" / assignment).glob("*.ipynb"):
         out = validate(path)
         assert re.search(r"VALIDATION FAILED ON \d+ CELL", out), out[-2000:]
+
+
+# ---- check_fails_validation: nbgrader's validator result, not its printed warning ----------
+
+
+def release_of(answer: str, tmp_path, checksum: str | None = None):
+    """A released notebook whose answer cell holds ``answer`` (the stub, or a solution left
+    in), with one test; ``checksum`` is recorded on the test cell when given."""
+    test = grade_cell("assert add(1, 2) == 3", "test_add", 1)
+    if checksum is not None:
+        test.metadata.nbgrader["checksum"] = checksum
+    nb = notebook(solution_cell(f"def add(a, b):\n    {answer}", "add"), test)
+    folder = tmp_path / "release" / "add"
+    folder.mkdir(parents=True)
+    nbformat.write(nb, folder / "add.ipynb")
+    return folder
+
+
+def test_a_release_whose_stub_fails_its_test_is_accepted(tmp_path):
+    check_fails_validation(release_of("raise NotImplementedError()", tmp_path))
+
+
+def test_a_release_that_passes_validation_is_refused(tmp_path):
+    """Does a release that kept its solution (full marks for a blank answer) stop release?"""
+    with pytest.raises(AutograderError, match="full marks"):
+        check_fails_validation(release_of("return a + b", tmp_path))
+
+
+def test_a_failing_release_is_recognised_whatever_the_validator_prints(tmp_path, monkeypatch):
+    """Instructors may reword nbgrader's warning (``Validator.failed_warning``) in the
+    configuration of the folder they work in: is a failing release still recognised?"""
+    workdir = tmp_path / "course"
+    workdir.mkdir()
+    (workdir / "nbgrader_config.py").write_text(
+        "c = get_config()\nc.Validator.failed_warning = 'Not yet: {num_failed} to fix.'\n")
+    monkeypatch.chdir(workdir)
+    check_fails_validation(release_of("raise NotImplementedError()", tmp_path))
+
+
+def test_a_release_with_a_changed_test_cell_is_refused(tmp_path):
+    """A test cell whose checksum disagrees: nbgrader reports it changed and grades nothing."""
+    with pytest.raises(AutograderError, match="cells changed since they were generated"):
+        check_fails_validation(release_of("raise NotImplementedError()", tmp_path,
+                                          checksum="0" * 32))
