@@ -38,7 +38,8 @@ def _options(p: argparse.ArgumentParser) -> None:
 
 
 def _db_option(p: argparse.ArgumentParser) -> None:
-    """``--db``: the gradebook's address, for ``grade``, ``feedback`` and ``export``."""
+    """``--db``: the gradebook's address, for ``roster``, ``grade``, ``feedback``,
+    ``export`` and ``report``."""
     p.add_argument("--db", metavar="URL", default=None,
                    help="the gradebook: postgresql://USER@HOST/DATABASE or sqlite:///FILE "
                         "(default: CourseDirectory.db_url of the course's nbgrader_config.py, "
@@ -105,10 +106,40 @@ def cmd_collect(argv: list[str]) -> int:
                    help="grade each learner's latest attempt in this export even where "
                         "grading/submitted holds a notebook changed by hand or a newer attempt "
                         "(what it replaces is kept in grading/attempts/)")
+    _db_option(p)
     args = p.parse_args(argv)
     from autograder.commands.collect import collect
 
-    report = collect(find_root(), args.source, args.assignment, replace=args.replace)
+    report = collect(find_root(), args.source, args.assignment, replace=args.replace,
+                     db=args.db)
+    print("\n".join(report.lines()))
+    return report.exit_status
+
+
+def cmd_roster(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(
+        prog="autograder roster",
+        description="roster import FILE: read the class roster an LMS exports (Canvas's "
+                    "gradebook export; Moodle's participants download or grade export; "
+                    "Moodle's grading worksheet of one assignment) into nbgrader's students "
+                    "table (names, email, Canvas user id) and grading/submitted/.learners.json "
+                    "(each learner's ids in each LMS), so that collect matches files by LMS "
+                    "id, one learner is one student across Canvas and Moodle, and export "
+                    "--format canvas|moodle carries the ids each LMS imports by. A row whose "
+                    "ids belong to two learners is refused, not merged; exit status 1 if any "
+                    "row was refused.")
+    p.add_argument("action", choices=["import"], help="import: read a roster CSV")
+    p.add_argument("file", type=Path, help="the roster CSV exported by the LMS")
+    p.add_argument("--format", choices=["auto", "canvas", "moodle", "moodle-worksheet"],
+                   default="auto", help="the file's format (default: from its header row)")
+    p.add_argument("--assignment", metavar="NAME", default=None,
+                   help="the assignment a Moodle grading worksheet is of (its participant ids "
+                        "are that assignment's)")
+    _db_option(p)
+    args = p.parse_args(argv)
+    from autograder.commands.roster import import_roster
+
+    report = import_roster(find_root(), args.file, args.format, args.assignment, db=args.db)
     print("\n".join(report.lines()))
     return report.exit_status
 
@@ -274,6 +305,7 @@ def cmd_score(argv: list[str]) -> int:
 
 COMMANDS: dict[str, tuple[Callable[[list[str]], int], str]] = {
     "release": (cmd_release, "regenerate exercises/ from solutions/ and check the result"),
+    "roster": (cmd_roster, "roster import FILE: the class roster of Canvas or Moodle"),
     "collect": (cmd_collect, "import submissions from a folder or an LMS zip export"),
     "grade": (cmd_grade, "autograde all submissions in parallel, sandboxed, into the gradebook"),
     "feedback": (cmd_feedback, "HTML feedback without hidden tests"),

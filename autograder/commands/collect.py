@@ -10,8 +10,11 @@ Two sources, both read as untrusted data (``autograder.core.exports``):
 
 The student id keeps what identifies the learner in the source (the LMS's id, or the student
 folder), so two learners are never merged, whatever their names
-(``autograder.core.learners``). The assignment of each notebook is found from its folder, its
-file name or its cell ids (``notebooks.match_assignment``), unless one is given.
+(``autograder.core.learners``). A learner a roster import knows is matched by their LMS id
+first (Canvas's user id, Moodle's participant id from the assignment's grading worksheet):
+they keep the roster's student id, whichever LMS the file came from. The assignment of each
+notebook is found from its folder, its file name or its cell ids
+(``notebooks.match_assignment``), unless one is given.
 
 Collect is two passes. The first reads every member (links and other non-regular files
 refused, never followed; sizes bounded, one notebook and all together) into a private staging
@@ -34,6 +37,13 @@ folder under names of its own. The second decides, then stores:
 
 The report says, for each learner imported, updated or kept, which attempt is graded and why.
 
+Each learner stored gets a name in nbgrader's students table (the gradebook ``db``, so that
+formgrader does not list them as "None, None"): the roster's, else the one the export gives
+(Moodle's full name, Canvas's sortable name as its file names write it, the student folder's
+name); a name already there is never replaced. A SQLite gradebook that does not exist yet is
+not made here (``gradebook_exists``; ``name_students`` names the learners once it does); one
+that cannot be opened is a note in the report; the files are collected all the same.
+
 Every file that could not be matched, and every one refused, has a line in the report, which
 ends with a summary; ``CollectReport.exit_status`` is 1 when anything was refused.
 """
@@ -50,17 +60,22 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
+from nbgrader.api import Gradebook, Student
+from sqlalchemy.exc import SQLAlchemyError
 from tqdm import tqdm
 
 from autograder.core.attempts import TIMESTAMP_FILE, Attempt, History, parse_time
 from autograder.core.course import assignments as course_assignments
-from autograder.core.course import source_notebook
+from autograder.core.course import gradebook_url, source_notebook
 from autograder.core.exports import ExportLimits, Member, Refused, TooLarge, members, printable
+from autograder.core.gradebook import check, safe_url
 from autograder.core.learners import Identity, Origin, Registry, fold, origin, same_id
 from autograder.core.notebooks import clean_notebook, match_assignment
+from autograder.core.roster import DB_FIELD
+from autograder.core.roster import names as roster_names
 from autograder.errors import AutograderError, UnknownAssignment, UnreadableNotebook
 from autograder.runner import leftovers
-from autograder.settings import grading_dir
+from autograder.settings import COURSE_ID, grading_dir
 
 MAX_STORED_NAME = 100  # characters of a learner's file name kept as the stored name
 TIMESTAMP_BYTES = 100  # read of an nbgrader timestamp.txt
@@ -133,10 +148,11 @@ class _Staged:
 
 
 def collect(root: Path, source: Path, assignment: str | None = None, progress: bool = True,
-            limits: ExportLimits | None = None, replace: bool = False) -> CollectReport:
+            limits: ExportLimits | None = None, replace: bool = False,
+            db: str | None = None) -> CollectReport:
     """Import the notebooks in ``source`` (a folder or a .zip); see the module docstring.
     ``replace``: let the export's latest attempt replace a notebook changed by hand, or a
-    newer one."""
+    newer one. ``db``: the gradebook whose students get names (default: the course's)."""
     source, limits = Path(source), limits or ExportLimits()
     if not source.exists():
         raise AutograderError(f"{source}: no such file or folder")
@@ -152,11 +168,16 @@ def collect(root: Path, source: Path, assignment: str | None = None, progress: b
         with members(source, limits) as entries:
             staged = _read_all(root, entries, known, assignment, limits, staging, report,
                                progress)
-            _place(root, staged, registry, report,
-                   _Stamp(source.resolve().name or str(source), replace))
+            stored = _place(root, staged, registry, report,
+                            _Stamp(source.resolve().name or str(source), replace))
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     registry.save()
+    url = gradebook_url(root, db)
+    if stored and gradebook_exists(url):
+        problem = name_students(url, registry, stored)
+        if problem:
+            report.notes.append(problem)
     return report
 
 
@@ -291,16 +312,20 @@ def _canonical(filename: str) -> str:
 # -- second pass: decide, then store ------------------------------------------------------------
 
 def _place(root: Path, staged: list[_Staged], registry: Registry,
-           report: CollectReport, stamp: _Stamp) -> None:
-    """Store the staged notebooks that belong to exactly one learner; refuse the others."""
+           report: CollectReport, stamp: _Stamp) -> dict[str, Identity]:
+    """Store the staged notebooks that belong to exactly one learner; refuse the others.
+    Returns the learners stored: student id -> the identity the export gives."""
     ids = {item.who.token: registry.id_for(item.who) for item in staged}
     allowed = _owners(staged, ids, registry, report)
-    chosen = _latest_notebooks([i for i in staged if i.who.token in allowed], report)
+    chosen = _latest_notebooks([i for i in staged if i.who.token in allowed], ids, report)
     _note_names(staged, ids, allowed, registry, report)
+    stored: dict[str, Identity] = {}
     for attempts, why in chosen:
         sid = ids[attempts[-1].who.token]
         if _store(root, sid, attempts, why, report, stamp):
             registry.claim(attempts[-1].who, sid)
+            stored[sid] = attempts[-1].who
+    return stored
 
 
 def _owners(staged: list[_Staged], ids: dict[str, str], registry: Registry,
@@ -315,8 +340,8 @@ def _owners(staged: list[_Staged], ids: dict[str, str], registry: Registry,
     for tokens in wanting.values():
         sid = ids[min(tokens)]
         owner = registry.owner(sid)
-        if owner is not None:
-            allowed |= tokens & {owner.token}
+        if owner is not None:  # its owner, and identities its entry records (a roster's)
+            allowed |= {t for t in tokens if registry.admits(sid, learners[t])}
             rivals = {owner.token: owner} | {t: learners[t] for t in tokens}
         else:
             allowed |= tokens if len(tokens) == 1 else set()
@@ -324,8 +349,9 @@ def _owners(staged: list[_Staged], ids: dict[str, str], registry: Registry,
         for token in tokens - allowed:
             others = ", ".join(w.label for t, w in rivals.items() if t != token)
             why = (f"{learners[token].label} would be stored as {sid}, which "
-                   + (f"belongs to {others} (an earlier collect)" if owner is not None
-                      and owner.token != token else f"{others} would be stored as too")
+                   + (f"belongs to {others} (an earlier collect or the roster)"
+                      if owner is not None and owner.token != token
+                      else f"{others} would be stored as too")
                    + "; refused so that no learner's work replaces another's: rename the "
                      "student folder, or remove grading/submitted/" + sid
                    + " if it is stale, and collect again")
@@ -333,14 +359,14 @@ def _owners(staged: list[_Staged], ids: dict[str, str], registry: Registry,
     return allowed
 
 
-def _latest_notebooks(staged: list[_Staged], report: CollectReport
+def _latest_notebooks(staged: list[_Staged], ids: dict[str, str], report: CollectReport
                       ) -> list[tuple[list[_Staged], str]]:
-    """For each learner and assignment, their different notebooks of this source, oldest
-    first, with why the last is the latest (the export's own evidence); a learner's several
-    different ones that the export does not order are all refused."""
+    """For each learner (student id) and assignment, their different notebooks of this source,
+    oldest first, with why the last is the latest (the export's own evidence); a learner's
+    several different ones that the export does not order are all refused."""
     groups: dict[tuple[str, str], list[_Staged]] = defaultdict(list)
     for item in staged:
-        groups[item.who.token, item.assignment].append(item)
+        groups[same_id(ids[item.who.token]), item.assignment].append(item)
     chosen = []
     for (_, name), items in groups.items():
         distinct = list({i.digest: i for i in items}.values())
@@ -369,7 +395,7 @@ def _ordered(items: list[_Staged]) -> tuple[list[_Staged], str] | None:
     stems = {_canonical(i.filename) for i in items}
     suffixes = [i.found.resubmission for i in items]
     if all(i.who.source == "canvas" for i in items) and len(stems) == 1 and \
-            len(set(suffixes)) == len(suffixes):
+            len({i.who.token for i in items}) == 1 and len(set(suffixes)) == len(suffixes):
         ordered = sorted(items, key=lambda i: i.found.resubmission)
         return ordered, (f"Canvas's -{ordered[-1].found.resubmission}: uploaded again after "
                          + ", ".join(i.filename for i in ordered[:-1]))
@@ -486,3 +512,71 @@ def _said(item: _Staged, stamp: _Stamp) -> dict:
     return {"file": item.filename, "member": item.shown, "source": stamp.source,
             "submitted": when.isoformat() if when else None,
             "late": item.found.late, "collected": stamp.at}
+
+
+# -- names in the gradebook ---------------------------------------------------------------------
+
+def export_names(who: Identity) -> tuple[str, str]:
+    """(first, last) name from what the export gives: Moodle's full name split at its last
+    space ("First Last", Moodle's default); Canvas's file name and a folder's name (one word)
+    as the last name."""
+    name = " ".join("".join(c if c.isprintable() else " " for c in
+                            unicodedata.normalize("NFC", who.name)).split())
+    first, _, last = name.rpartition(" ") if who.source == "moodle" else ("", "", name)
+    return first[:DB_FIELD], last[:DB_FIELD]
+
+
+def gradebook_exists(db: str) -> bool:
+    """Whether the gradebook ``db`` exists: a SQLite file, or a database server (whose
+    tables nbgrader makes when they are missing). Making a new SQLite gradebook runs alembic
+    in a process of its own, seconds of work: ``grade`` makes it from its template instead."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        url = make_url(db)
+    except Exception:  # noqa: BLE001  (not an address: check() says so when it is opened)
+        return True
+    if not url.drivername.startswith("sqlite"):
+        return True
+    path = Path(url.database or "")
+    return url.database not in (None, "", ":memory:") and path.is_file() and \
+        path.stat().st_size > 0
+
+
+def name_students(db: str, registry: Registry, learners: dict[str, Identity] | None = None
+                  ) -> str | None:
+    """Give each learner (student id -> the identity the export gives; default: every one
+    of the record) a name in the gradebook's students table where it has none: the roster's,
+    else the export's (``export_names``); in one transaction. Returns why the gradebook could
+    not be written, or None."""
+    if learners is None:
+        learners = {sid: who for sid in registry.owners
+                    if (who := registry.owner(sid)) is not None}
+    try:
+        check(db)
+        with Gradebook(db, COURSE_ID) as gb:
+            try:
+                rows = {s.id: s for s in gb.db.query(Student)}
+                changed = False
+                for sid, who in sorted(learners.items()):
+                    first, last = roster_names(registry.owners.get(sid, {}))
+                    if not (first or last):
+                        first, last = export_names(who)
+                    student = rows.get(sid)
+                    if student is None:
+                        gb.db.add(Student(id=sid, first_name=first, last_name=last))
+                        changed = True
+                    elif not (student.first_name or student.last_name):
+                        student.first_name, student.last_name = first, last
+                        changed = True
+                if changed:
+                    gb.db.commit()
+            except BaseException:
+                gb.db.rollback()
+                raise
+    except (AutograderError, SQLAlchemyError) as err:
+        reason = str(getattr(err, "orig", None) or err).strip().splitlines()[0][:200]
+        return (f"learners' names were not written in the gradebook at {safe_url(db)} "
+                f"({reason}); formgrader lists them without names: import the roster "
+                "(python -m autograder roster import FILE) once the gradebook can be opened")
+    return None

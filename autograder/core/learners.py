@@ -21,6 +21,12 @@ name changed in the LMS keeps the id they had; fields others wrote there (a rost
 kept. Ids are compared without case or normalisation (as macOS's disks do). A folder of
 ``grading/submitted/`` the record does not know is owned by the folder identity of its name
 (as collected before the record existed).
+
+A roster (``autograder.core.roster``) makes entries whose identity is ``roster:<student id>``
+and whose ``lms`` object holds the learner's ids in each LMS; a collected file then belongs to
+the entry that holds its LMS id (``Registry.member_of``: Canvas's user id as ``canvas_id``,
+Moodle's participant id as ``moodle_participant_id`` or in ``moodle_participants``, by
+assignment), so one learner collected from Canvas and from Moodle is one student.
 """
 
 from __future__ import annotations
@@ -53,6 +59,7 @@ LMS_PATTERNS = {  # on the path of a file inside the export, from its start
 SUBMITTED_AT = re.compile(r"(\d{4})-?(\d\d)-?(\d\d)[T ]?(\d\d)[:\-]?(\d\d)(?:[:\-]?(\d\d))?Z?")
 RESUBMITTED = re.compile(r"-(\d{1,4})$")  # Canvas's -1, -2 on a file uploaded again
 LMS_LABELS = {"canvas": "Canvas user", "moodle": "Moodle participant"}
+ROSTER = "roster"  # the source of an identity a roster import made
 # the field of an entry's "lms" object in .learners.json holding the LMS's id of the learner
 # (read by core.lms: canvas_id is Canvas's user id; Moodle's participant id is the
 # assignment's own number for the learner, not their Moodle user id or ID number)
@@ -75,6 +82,8 @@ class Identity:
     def label(self) -> str:
         if self.source == "folder":
             return f"folder {self.key!r}"
+        if self.source == ROSTER:
+            return f"{self.name!r} (roster)"
         return f"{self.name!r} ({LMS_LABELS[self.source]} {self.key})"
 
 
@@ -166,6 +175,9 @@ class Registry:
         self.path = path
         self.owners = owners  # student id -> {"identity": token, "name": name, "lms": {...}}
         self._folders = folders  # same_id(student id) -> folder name on disk
+        # (source, LMS id) and ("identity", token) -> student id
+        self._index: dict[tuple[str, str], str] | None = None
+        self._ids: dict[str, str] | None = None  # same_id(student id) -> student id
         self._saved = json.dumps(self._data(), sort_keys=True)
 
     @classmethod
@@ -187,12 +199,39 @@ class Registry:
         return cls(path, owners, folders)
 
     def _registered(self, sid: str) -> str | None:
-        return next((k for k in self.owners if same_id(k) == same_id(sid)), None)
+        if self._ids is None or len(self._ids) != len(self.owners):  # built once, until it grows
+            self._ids = {same_id(k): k for k in reversed(list(self.owners))}
+        return self._ids.get(same_id(sid))
 
     def id_for(self, who: Identity) -> str:
-        """The id ``who`` had in an earlier collect, else a new one."""
-        return next((k for k, v in self.owners.items() if v["identity"] == who.token),
-                    None) or student_id(who)
+        """The id ``who`` had in an earlier collect or a roster gave them, else a new one."""
+        return self.member_of(who) or student_id(who)
+
+    def member_of(self, who: Identity) -> str | None:
+        """The student id whose entry is ``who``'s: its identity, or (an LMS identity) the
+        entry that records ``who``'s LMS id (a roster's, see the module docstring)."""
+        if self._index is None:  # built once, until the record changes
+            self._index = {}
+            for sid, entry in reversed(list(self.owners.items())):  # the first entry wins
+                for source in LMS_ID_FIELDS:
+                    self._index |= {(source, key): sid for key in lms_ids(entry, source)}
+            for sid, entry in reversed(list(self.owners.items())):  # an identity before all
+                self._index["identity", entry["identity"]] = sid
+        own = self._index.get(("identity", who.token))
+        if own is not None or who.source not in LMS_ID_FIELDS:
+            return own
+        return self._index.get((who.source, who.key))
+
+    def admits(self, sid: str, who: Identity) -> bool:
+        """Whether ``who`` may use ``sid`` (in any case): its owner, or an LMS identity whose
+        id its entry records."""
+        key = self._registered(sid)
+        if key is None:
+            owner = self.owner(sid)
+            return owner is not None and owner.token == who.token
+        entry = self.owners[key]
+        return entry["identity"] == who.token or (
+            who.source in LMS_ID_FIELDS and who.key in lms_ids(entry, who.source))
 
     def owner(self, sid: str) -> Identity | None:
         """The identity that owns ``sid`` (in any case), or None if it is free."""
@@ -210,15 +249,27 @@ class Registry:
 
     def claim(self, who: Identity, sid: str) -> None:
         """Record ``sid`` as ``who``'s, with the LMS's id of the learner; what else the entry
-        holds (ids a roster import added) is kept."""
+        holds (ids a roster import added) is kept. An entry that admits ``who`` by its LMS id
+        (a roster's) keeps its identity and name."""
         before = self.owners.get(sid, {})
-        entry = dict(before) if before.get("identity") == who.token else {}
-        entry |= {"identity": who.token, "name": who.name}
+        if before and before.get("identity") != who.token and self.admits(sid, who):
+            entry = dict(before)
+        else:
+            entry = dict(before) if before.get("identity") == who.token else {}
+            entry |= {"identity": who.token, "name": who.name}
         if who.source in LMS_ID_FIELDS:
             lms = entry.get("lms") if isinstance(entry.get("lms"), dict) else {}
             entry["lms"] = {**lms, LMS_ID_FIELDS[who.source]: who.key}
         self.owners[sid] = entry
+        self.reserve(sid)
+
+    def reserve(self, sid: str) -> None:
+        """Count ``sid`` as taken (its entry was just written: by ``claim``, or a roster's
+        before any folder exists)."""
         self._folders.setdefault(same_id(sid), sid)
+        self._index = None
+        if self._ids is not None and sid in self.owners:
+            self._ids.setdefault(same_id(sid), sid)
 
     def _data(self) -> dict:
         return {"version": 1, "learners": dict(sorted(self.owners.items()))}
@@ -232,6 +283,20 @@ class Registry:
         tmp.write_text(json.dumps(self._data(), indent=1, ensure_ascii=False), encoding="utf-8")
         tmp.replace(self.path)
         self._saved = json.dumps(self._data(), sort_keys=True)
+
+
+def lms_ids(entry: dict, source: str) -> set[str]:
+    """The ids of ``source`` (canvas, moodle) an entry of the record holds for its learner: its
+    identity's key, and those of its ``lms`` object (Moodle: by assignment too)."""
+    found, _, key = str(entry.get("identity", "")).partition(":")
+    ids = {key} if found == source else set()
+    lms = entry.get("lms") if isinstance(entry.get("lms"), dict) else {}
+    value = lms.get(LMS_ID_FIELDS[source])
+    if isinstance(value, str) and value:
+        ids.add(value)
+    if source == "moodle" and isinstance(lms.get("moodle_participants"), dict):
+        ids |= {v for v in lms["moodle_participants"].values() if isinstance(v, str) and v}
+    return ids
 
 
 def same_id(sid: str) -> str:
