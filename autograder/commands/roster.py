@@ -24,7 +24,7 @@ from autograder.core.exports import printable
 from autograder.core.gradebook import check, safe_url
 from autograder.core.learners import Registry
 from autograder.errors import AutograderError, UnknownAssignment
-from autograder.settings import COURSE_ID
+from autograder.settings import COURSE_ID, grading_dir
 
 FORMAT_CHOICES = ("auto", *roster.FORMATS)
 
@@ -83,6 +83,7 @@ def import_roster(root: Path, path: Path, fmt: str = "auto", assignment: str | N
                           "moodle-worksheet" else None)
     report = RosterReport(table.format.name, warnings=table.warnings + merged.warnings,
                           refused=table.refused + merged.refused)
+    grading_dir(root).mkdir(parents=True, exist_ok=True)  # a course's first command
     changed = write_students(gradebook_url(root, db), merged.placed)
     registry.save()
     seen: set[str] = set()

@@ -90,6 +90,12 @@ class Learner:
     section: str = ""
 
     @property
+    def institution_id(self) -> str:
+        """Moodle's ID number: the learner's own, else Canvas's SIS User ID (the same id of the
+        institution, as a roster import matches them)."""
+        return self.id_number or self.sis_user_id
+
+    @property
     def sortable_name(self) -> str:
         """"Last, First" as Canvas lists names; the student id when no name is known."""
         parts = [p for p in (self.last_name, self.first_name) if p]
@@ -158,7 +164,7 @@ def moodle_rows(assignments: list[tuple[str, float]], learners: Iterable[Learner
     yield MOODLE_COLUMNS + [cell(name) for name, _ in assignments]
     for who in learners:
         scores = [score(who, name) for name, _ in assignments]
-        yield [cell(v) for v in (who.first_name, who.last_name, who.id_number, who.email)] + [
+        yield [cell(v) for v in (who.first_name, who.last_name, who.institution_id, who.email)] + [
             NOT_SUBMITTED["moodle"] if s is None else cell(s) for s in scores]
 
 
@@ -189,13 +195,13 @@ def review_rows(fmt: str, reviews: Iterable[Reviewed], cell: Cell) -> Iterable[l
         who = r.who
         known = ((who.sortable_name, who.canvas_id, who.sis_user_id, who.sis_login_id,
                   who.section) if fmt == "canvas"
-                 else (who.first_name, who.last_name, who.id_number, who.email))
+                 else (who.first_name, who.last_name, who.institution_id, who.email))
         yield [cell(v) for v in (*known, r.assignment, r.status, r.score, r.reasons)]
 
 
 def unmatched(fmt: str, who: Learner) -> str | None:
     """Why the LMS could not find ``who`` in the table, or None."""
-    if fmt == "moodle" and not (who.id_number or who.email):
+    if fmt == "moodle" and not (who.institution_id or who.email):
         return (f"{who.student_id}: no ID number or email, so Moodle cannot match this row: "
                 "import the Moodle roster (python -m autograder roster import FILE)")
     if fmt == "canvas" and not (who.canvas_id or who.sis_user_id or who.sis_login_id

@@ -1,11 +1,12 @@
 """A lecturer's term, end to end, as the instructors' guide tells it: release, roster, collect
 (twice), grade, a manual score and a comment set in formgrader in Chromium, grade --force,
-feedback, the exports for Canvas and Moodle, and the class report.
+feedback, the exports for Canvas and Moodle (tables and feedback zips), and the class report.
 
 The class hands in ``add`` (tests/builders.py) through a Canvas export and a Moodle export:
-accented names, a learner in both LMSs, a resubmission, a late file, a blank notebook, an
-answer that never returns. At each step the test asserts what must hold and that nothing the
-lecturer did before was lost or changed.
+accented names, a learner in both LMSs (one student, by the rosters), a resubmission, a late
+file, a blank notebook, an answer that never returns, a learner who hands in nothing. At each
+step the test asserts what must hold and that nothing the lecturer did before was lost or
+changed.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import csv
 import os
 import shutil
+import zipfile
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -21,11 +23,12 @@ import pytest
 from nbgrader.api import Gradebook
 
 from autograder.commands.collect import collect
-from autograder.commands.export import export, export_lms
+from autograder.commands.export import export, export_feedback, export_lms
 from autograder.commands.feedback import feedback
 from autograder.commands.grade import grade
 from autograder.commands.release import generate
 from autograder.commands.report import report
+from autograder.commands.roster import import_roster
 from autograder.settings import Limits, db_url
 from tests.builders import add_assignment, filled, make_course
 from tests.builders import zip_export as export_zip
@@ -61,9 +64,43 @@ def class_exports(course: Path, folder: Path) -> tuple[Path, Path]:
         "lateeve_LATE_666_900007_add.ipynb": nb(CORRECT),
     })
     moodle = export_zip(folder / "moodle.zip", {
+        "José Núñez_424242_assignsubmission_file_/add.ipynb": nb(CORRECT),  # as in Canvas
         "Zoë Martin_31_assignsubmission_file_/add.ipynb": nb(PARTIAL),
     })
     return canvas, moodle
+
+
+CANVAS_ROSTER = """Student,ID,SIS User ID,SIS Login ID,Section
+    Points Possible,,,,
+"Núñez, José",12345,S001,jose@uni.example,A
+"Lee, Ann",222,S002,ann@uni.example,A
+"Blank, Bob",333,S003,bob@uni.example,A
+"Loop, Carl",444,S004,carl@uni.example,A
+"Twice, Dee",555,S005,dee@uni.example,A
+"Late, Eve",666,S006,eve@uni.example,A
+"Never, Nia",777,S007,nia@uni.example,A
+"""
+MOODLE_ROSTER = """First name,Last name,ID number,Email address
+José,Núñez,S001,jose@uni.example
+Zoë,Martin,S008,zoe@uni.example
+"""
+MOODLE_WORKSHEET = """Identifier,Full name,Email address,Status,Grade
+Participant 424242,José Núñez,jose@uni.example,Submitted for grading,
+Participant 31,Zoë Martin,zoe@uni.example,Submitted for grading,
+"""
+
+
+def import_rosters(course: Path, folder: Path) -> dict[str, str]:
+    """The class's Canvas roster, Moodle's participants and the assignment's Moodle grading
+    worksheet imported; returns each learner's first name -> student id."""
+    for name, text, assignment in (("canvas.csv", CANVAS_ROSTER, None),
+                                   ("moodle.csv", MOODLE_ROSTER, None),
+                                   ("worksheet.csv", MOODLE_WORKSHEET, "add")):
+        (folder / name).write_text(text, encoding="utf-8")
+        report = import_roster(course, folder / name, assignment=assignment)
+        assert report.exit_status == 0, report.lines()
+    with Gradebook(db_url(course)) as gb:
+        return {s.first_name: s.id for s in gb.students}
 
 
 def grading_files(course: Path) -> dict[str, bytes]:
@@ -142,6 +179,8 @@ def test_a_term_from_the_lms_exports_to_the_lms_gradebooks(course, tmp_path):
     """Does a class go from the LMS exports to both LMS gradebooks with every learner graded
     once, right, and nothing the lecturer did by hand lost on the way?"""
     canvas, moodle = class_exports(course, tmp_path)
+    ids = import_rosters(course, tmp_path)
+    assert len(ids) == 8  # José is one learner in Canvas's and Moodle's rosters
 
     # collect, twice: the second time changes nothing
     for source in (canvas, moodle):
@@ -151,18 +190,19 @@ def test_a_term_from_the_lms_exports_to_the_lms_gradebooks(course, tmp_path):
         again = collect(course, source, progress=False)
         assert "unchanged" in "\n".join(again.lines())
     assert grading_files(course) == collected
+    folders = {p.name for p in (course / "grading" / "submitted").iterdir() if p.is_dir()}
+    assert folders == set(ids.values()) - {ids["Nia"]}  # José's two files: one folder
 
     # grade: every learner scored by their latest attempt; the hang flagged, not lost
     failures: list[str] = []
     results = {r.student: r for r in grade(course, jobs=2, limits=LIMITS, progress=False,
                                             failures=failures)}
     assert failures == []
-    by_name = {sid.split("_")[0]: r for sid, r in results.items()}
+    by_name = {first: results[sid] for first, sid in ids.items() if sid in results}
     assert {k: r.score for k, r in by_name.items()} == {
-        "núñezjosé": 3.0, "leeann": 1.0, "blankbob": 0.0, "loopcarl": 0.0, "twicedee": 3.0,
-        "lateeve": 3.0, "zoë": 1.0}
-    assert by_name["loopcarl"].flagged and not by_name["twicedee"].flagged
-    jose = next(sid for sid in results if sid.startswith("núñezjosé"))
+        "José": 3.0, "Ann": 1.0, "Bob": 0.0, "Carl": 0.0, "Dee": 3.0, "Eve": 3.0, "Zoë": 1.0}
+    assert by_name["Carl"].flagged and not by_name["Dee"].flagged
+    jose = ids["José"]
 
     # a grader's manual score and comment, typed in formgrader
     grade_by_hand(course, jose, "1", COMMENT)
@@ -181,19 +221,33 @@ def test_a_term_from_the_lms_exports_to_the_lms_gradebooks(course, tmp_path):
     assert COMMENT in pages[jose].read_text(encoding="utf-8")
     assert "add(2, 2)" not in pages[jose].read_text(encoding="utf-8")
 
-    # exports: every learner once, the manual score in it
+    # exports: every learner once, with their status; the LMS tables by the rosters' ids
     grades_csv, _ = export(course)
     with grades_csv.open(encoding="utf-8") as f:
         rows = {r["student_id"]: r for r in csv.DictReader(f)}
-    assert rows.keys() == results.keys()
-    assert float(rows[jose]["score"]) == 2.0
+    assert rows.keys() == set(ids.values())
+    assert (float(rows[jose]["score"]), rows[jose]["status"]) == (2.0, "graded")
+    carl = rows[ids["Carl"]]
+    assert carl["status"] == "flagged" and "timed out" in carl["reasons"]
+    assert rows[ids["Nia"]]["status"] == "not submitted"
     for fmt in ("canvas", "moodle"):
-        table = export_lms(course, fmt, problems=[])
-        assert table.is_file()
+        assert export_lms(course, fmt, problems=[]).is_file()
     with (course / "grading" / "export" / "canvas.csv").open(encoding="utf-8-sig") as f:
-        canvas_rows = list(csv.reader(f))
-    assert any("12345" in row for row in canvas_rows)
+        canvas_rows = {r["ID"]: r for r in csv.DictReader(f)}
+    assert float(canvas_rows["12345"]["add"]) == 2.0 and canvas_rows["777"]["add"] == ""
+    with (course / "grading" / "export" / "moodle.csv").open(encoding="utf-8") as f:
+        moodle_rows = {r["ID number"]: r for r in csv.DictReader(f)}
+    assert float(moodle_rows["S001"]["add"]) == 2.0 and moodle_rows["S007"]["add"] == "-"
+
+    # feedback zips named for each LMS's bulk upload
+    skipped: list[str] = []
+    zips = {fmt: export_feedback(course, fmt, problems=skipped) for fmt in ("canvas", "moodle")}
+    with zipfile.ZipFile(zips["moodle"][0]) as zf:
+        assert any(n.startswith("José Núñez_424242_assignsubmission_file_/")
+                   for n in zf.namelist())
+    with zipfile.ZipFile(zips["canvas"][0]) as zf:
+        assert any("_12345_" in n for n in zf.namelist())
 
     # the class report: the flagged learner with the reason, the scores of all
     page = report(course, "add").read_text(encoding="utf-8")
-    assert "timed out" in page and "loopcarl" in page
+    assert "timed out" in page and ids["Carl"] in page

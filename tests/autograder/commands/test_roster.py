@@ -256,8 +256,9 @@ def test_the_lms_exports_carry_the_roster_s_ids(course, tmp_path):
     assert rows["12345"]["Student"] == "Núñez, José" and rows["12345"]["SIS User ID"] == "S-1"
     with open(moodle, encoding="utf-8", newline="") as f:
         ids = {r["ID number"]: r["Email address"] for r in csv.DictReader(f)}
-    # Ann is on the Canvas roster only: Moodle matches her by the email Canvas gives
-    assert ids == {"S-1": "jose@uni.edu", "": "ann@uni.edu", "S-3": "zoe@uni.edu"}
+    # Ann is on the Canvas roster only: Moodle matches her by her SIS User ID (the
+    # institution's id, Moodle's ID number) or by the email Canvas gives
+    assert ids == {"S-1": "jose@uni.edu", "S-2": "ann@uni.edu", "S-3": "zoe@uni.edu"}
     assert problems == []
 
 
@@ -282,3 +283,20 @@ def test_the_command_prints_a_summary_and_exits_by_what_it_refused(course, tmp_p
     clash = MOODLE + "Ann,Lee,S-1,ann@uni.edu\n"
     assert main(["roster", "import", str(write(tmp_path, "m.csv", clash)),
                  "--format", "moodle"]) == 1
+
+
+def test_a_roster_is_the_first_thing_a_new_course_can_import(tmp_path):
+    """In a course that has no grading/ folder yet (nothing collected or graded), does the
+    roster make the gradebook and fill it?"""
+
+    from autograder.settings import db_url
+
+    course = make_course(tmp_path / "new", {"add": add_assignment()})
+    csv_file = tmp_path / "roster.csv"
+    csv_file.write_text("Student,ID,SIS User ID,SIS Login ID,Section\n"
+                        '"Núñez, José",12345,S001,jose@uni.example,A\n', encoding="utf-8")
+    report = import_roster(course, csv_file)
+    assert report.exit_status == 0
+    with Gradebook(db_url(course)) as gb:
+        assert [(s.first_name, s.last_name, s.lms_user_id) for s in gb.students] == [
+            ("José", "Núñez", "12345")]
