@@ -50,7 +50,6 @@ ends with a summary; ``CollectReport.exit_status`` is 1 when anything was refuse
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import shutil
@@ -74,6 +73,7 @@ from autograder.core.notebooks import clean_notebook, match_assignment
 from autograder.core.roster import DB_FIELD
 from autograder.core.roster import names as roster_names
 from autograder.errors import AutograderError, UnknownAssignment, UnreadableNotebook
+from autograder.files import sha256
 from autograder.runner import leftovers
 from autograder.settings import COURSE_ID, grading_dir
 
@@ -202,7 +202,7 @@ def _read_all(root: Path, entries, known: list[str], assignment: str | None,
         path = tmp / f"{len(staged)}.ipynb"
         path.write_bytes(data)
         staged.append(_Staged(member.relative, found.identity, name, found.filename,
-                              hashlib.sha256(data).hexdigest(), path, found))
+                              sha256(data), path, found))
     for item in staged:  # nbgrader's timestamp.txt of the item's <student>/<assignment>/
         parts = tuple(item.shown.split("/"))
         if item.who.source == "folder" and parts[:2] in times:

@@ -31,9 +31,7 @@ assignment), so one learner collected from Canvas and from Moodle is one student
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -41,6 +39,7 @@ from datetime import datetime
 from pathlib import Path
 
 from autograder.errors import AutograderError
+from autograder.files import atomic_write, sha256
 from autograder.settings import submitted_dir
 
 SAFE_ID = re.compile(r"[^\W_][\w.\-]{0,63}")  # Unicode letters and digits (str.isalnum)
@@ -164,7 +163,7 @@ def student_id(who: Identity) -> str:
     key = unicodedata.normalize("NFC", who.key)
     if SAFE_ID.fullmatch(key) and key.isprintable():
         return key
-    digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    digest = sha256(key.encode("utf-8", "surrogatepass"))[:8]
     return f"{slug(key)}_{digest}"
 
 
@@ -279,9 +278,7 @@ class Registry:
         if json.dumps(self._data(), sort_keys=True) == self._saved and self.path.is_file():
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f".learners.{os.getpid()}.part")
-        tmp.write_text(json.dumps(self._data(), indent=1, ensure_ascii=False), encoding="utf-8")
-        tmp.replace(self.path)
+        atomic_write(self.path, json.dumps(self._data(), indent=1, ensure_ascii=False))
         self._saved = json.dumps(self._data(), sort_keys=True)
 
 

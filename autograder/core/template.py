@@ -9,24 +9,19 @@ when done: a build whose process was killed is removed by the next one.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 from pathlib import Path
 
 from autograder.core.course import run_nbgrader, source_notebook
+from autograder.files import files_sha256
 from autograder.runner import leftovers
 from autograder.settings import cache_dir, gradebook_file
 
 
 def source_hash(folder: Path) -> str:
-    """A hash of every file of an assignment's source folder."""
-    h = hashlib.sha256()
-    for path in sorted(folder.rglob("*")):
-        if path.is_file():
-            h.update(path.relative_to(folder).as_posix().encode())
-            h.update(path.read_bytes())
-    return h.hexdigest()[:16]
+    """A hash of every file of an assignment's source folder, names and contents."""
+    return files_sha256(folder, [p for p in folder.rglob("*") if p.is_file()])[:16]
 
 
 def template_course(root: Path, assignment: str) -> Path:
