@@ -144,6 +144,32 @@ def cmd_roster(argv: list[str]) -> int:
     return report.exit_status
 
 
+def cmd_due(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(
+        prog="autograder due",
+        description="Set, show or clear an assignment's due date: nbgrader's, in the gradebook "
+                    "(formgrader's Manage Assignments shows the same). A late submission is "
+                    "penalised by the plugin the course's nbgrader_config.py selects "
+                    "(c.AssignLatePenalties.plugin_class); the penalties of graded submissions "
+                    "are applied again at once.")
+    p.add_argument("assignment", help="the assignment's name")
+    p.add_argument("when", nargs="?", default=None,
+                   help='the due date, "YYYY-MM-DD HH:MM" (optionally UTC or +HH:MM after it); '
+                        "omit it to show the current one")
+    p.add_argument("--timezone", default="UTC", metavar="ZONE",
+                   help="the time zone of a due date given without one: an IANA name such as "
+                        "Europe/Berlin (default UTC)")
+    p.add_argument("--clear", action="store_true", help="remove the due date")
+    _db_option(p)
+    args = p.parse_args(argv)
+    from autograder.commands.due import describe, due
+
+    duedate, penalties = due(find_root(), args.assignment, args.when, zone=args.timezone,
+                             clear=args.clear, db=args.db)
+    print("\n".join(describe(args.assignment, duedate, penalties)))
+    return 0
+
+
 def cmd_grade(argv: list[str]) -> int:
     p = argparse.ArgumentParser(
         prog="autograder grade",
@@ -307,6 +333,7 @@ COMMANDS: dict[str, tuple[Callable[[list[str]], int], str]] = {
     "release": (cmd_release, "regenerate exercises/ from solutions/ and check the result"),
     "roster": (cmd_roster, "roster import FILE: the class roster of Canvas or Moodle"),
     "collect": (cmd_collect, "import submissions from a folder or an LMS zip export"),
+    "due": (cmd_due, "set or show an assignment's due date (late penalties: nbgrader_config.py)"),
     "grade": (cmd_grade, "autograde all submissions in parallel, sandboxed, into the gradebook"),
     "feedback": (cmd_feedback, "HTML feedback without hidden tests"),
     "export": (cmd_export, "grades as CSV (nbgrader's, or Canvas's or Moodle's import)"),

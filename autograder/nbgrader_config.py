@@ -48,6 +48,15 @@ c.Autograde.autograde_preprocessors = [
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
 
+# Late penalties: nbgrader's AssignLatePenalties, run by `grade` on the course's gradebook entry
+# of a submission late for its assignment's due date (`python -m autograder due`; see
+# autograder/core/late.py). The plugin is nbgrader's LateSubmissionPlugin, whose default
+# records how late a submission is and takes nothing; choose one in ../nbgrader_config.py:
+#   c.LateSubmissionPlugin.penalty_method = "zero"   # nbgrader's: a late submission scores 0
+#   c.AssignLatePenalties.plugin_class = "autograder.core.late.PerDayPenalty"
+#   c.PerDayPenalty.percent_per_day = 10             # of the score, per day or part of one
+# A submission without a time (the export gave none) is never late.
+
 # Feedback never shows hidden tests: nbgrader's ClearHiddenTests removes them, by the rule that
 # removed them from the release, from the instructor's cells (autograder/runner/hidetests.py).
 # Nor a test's traceback (it would quote the failing line): HideTestTracebacks. It cleans the

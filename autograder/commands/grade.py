@@ -7,9 +7,13 @@ command exits with status 1; the next ``grade`` grades it again."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from autograder.commands.collect import name_students
+from autograder.core.course import gradebook_url
+from autograder.core.learners import Registry
 from autograder.core.scheduler import grade as grade_all
 from autograder.core.types import Result
 from autograder.settings import Limits
@@ -27,19 +31,31 @@ def grade(root: Path, names: list[str] | None = None, *, jobs: int | None = None
     gradebook's address (default: the course's); ``scheduler``: a Dask scheduler's address
     (default: grade here, with ``jobs`` workers); ``preflight(assignment)``: called before
     an assignment's submissions are graded here, raises to stop (``core.preflight``);
-    ``students``: grade only these learners' submissions."""
-    return grade_all(root, names, jobs=jobs, force=force, limits=limits, progress=progress,
-                     failures=failures, db=db, scheduler=scheduler, preflight=preflight,
-                     students=students)
+    ``students``: grade only these learners' submissions.
+
+    Learners collected before the gradebook existed are then given their names there (the
+    roster's, else the export's; formgrader lists them by name), never replacing a name."""
+    results = grade_all(root, names, jobs=jobs, force=force, limits=limits, progress=progress,
+                        failures=failures, db=db, scheduler=scheduler, preflight=preflight,
+                        students=students)
+    registry = Registry.load(root)
+    if results and registry.owners:
+        problem = name_students(gradebook_url(root, db), registry)
+        if problem:
+            print(f"note: learners' names not written to the gradebook: {problem}",
+                  file=sys.stderr)
+    return results
 
 
 def summary(results: list[Result], failures: list[str]) -> list[str]:
     """The lines printed at the end of a run: counts, each submission flagged for review with
-    its reasons, then each submission not graded."""
+    its reasons, each one given a late penalty, then each submission not graded."""
     lines = [f"graded {len(results)} submission(s); flagged "
              f"{sum(r.flagged for r in results)} for review; not graded {len(failures)}"]
     lines += [f"  FLAGGED {r.assignment}/{r.student}: {'; '.join(r.flags) or 'see formgrader'}"
               for r in results if r.flagged]
+    lines += [f"  LATE {r.assignment}/{r.student}: submitted {r.submitted} UTC, late penalty "
+              f"{r.late_penalty:g} point(s)" for r in results if r.late_penalty]
     lines += [f"  NOT GRADED {line}" for line in failures]
     if failures:
         lines.append("  not graded: a failure of the grading machine, not of the learner's "

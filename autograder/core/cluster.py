@@ -14,11 +14,12 @@ The instructor starts the cluster with Dask's own tools (``dask scheduler`` and
    replace by student and assignment), with a progress bar.
 
 A worker that dies mid-task loses nothing: the scheduler runs its tasks again on another
-worker, and a task's result reaches this client once. Each task's time is bounded on its
-worker (``Limits.submission_timeout`` for the grading process and its fallback together;
-a grading process out of time or memory gives a flagged zero). A submission that cannot be
-graded is stored with zero points, flagged, and listed at the end; a worker that cannot
-grade at all (no sandbox, a damaged template) stops the run.
+worker, and a task's result reaches this client once. Each task is graded on its worker
+by the same ``worker.grade_one`` as ``grade`` on one machine (``Limits.submission_timeout``
+for the grading process and its fallback together). A submission the machine could not
+grade (``scheduler.machine_failure``: its grading process out of time or memory, or crashed
+with its fallback) is stored nowhere and listed at the end as not graded; a worker that
+cannot grade at all (no sandbox, a damaged template) stops the run.
 """
 
 from __future__ import annotations
@@ -132,7 +133,7 @@ def _answers(client, archive, assignment: str, source: str, digest: str, todo: l
 
 def _store(root: Path, db: str, assignment: str, p, result: Result,
            graded: dict[str, bytes]) -> Result:
-    result.student, result.digest = p.student, p.digest
+    result.student, result.digest, result.submitted = p.student, p.digest, p.submitted
     folder = leftovers.mkdtemp("rnncourse-graded")
     try:
         for name, data in graded.items():

@@ -3,12 +3,12 @@
 The task gets the learner's notebook as bytes, the template course of the assignment as a
 tar archive (sent once per run and shared by every task: ``core.cluster``), the hashes that
 name the exact ``solutions/`` version the run uses, and the limits. It grades the notebook
-here, in a scratch folder, exactly as ``grade`` does on one machine: a long-lived grading
-process (``core.worker``, one per worker thread) runs nbgrader, the learner's cells run in
-the sandboxed kernel on this machine; a grading process that runs out of its time or memory
-is stopped and the submission gets a flagged zero (not graded again), one that dies
-otherwise is replaced while the submission is graded again in an nbgrader process of its
-own, within what is left of its time. Scratch folders carry their owner's mark
+here, in a scratch folder, through the same ``worker.grade_one`` as ``grade`` on one
+machine: a long-lived grading process (``core.worker``, one per worker thread) runs nbgrader,
+the learner's cells run in the sandboxed kernel on this machine; a grading process out of
+its time or memory is stopped and the submission not graded (nor again in this run), one
+that dies otherwise is replaced while the submission is graded again in an nbgrader process
+of its own, within what is left of its time. Scratch folders carry their owner's mark
 (``runner.leftovers``): those of a killed process are removed at the next task. It returns
 ``Result.to_dict()`` and the graded notebook's files; it writes nothing to the gradebook, so
 a task that runs twice (its worker died, Dask ran it elsewhere) counts nothing twice.
@@ -16,7 +16,6 @@ a task that runs twice (its worker died, Dask ran it elsewhere) counts nothing t
 
 from __future__ import annotations
 
-import hashlib
 import io
 import os
 import shutil
@@ -24,22 +23,13 @@ import socket
 import tarfile
 import tempfile
 import threading
-import time
 from pathlib import Path
 
-from autograder.core.batch import autograde_batch, graded_dir
+from autograder.core.batch import graded_dir
 from autograder.core.template import source_hash
-from autograder.core.types import Result
-from autograder.core.worker import (
-    MEMORY,
-    TIMEOUT,
-    Worker,
-    load_submission,
-    stopped_reason,
-    stopped_result,
-    task,
-)
+from autograder.core.worker import Graded, Worker, grade_one
 from autograder.errors import AutograderError
+from autograder.files import sha256
 from autograder.runner import leftovers
 from autograder.settings import Limits
 
@@ -62,7 +52,7 @@ def base_dir() -> Path:
 
 
 def archive_hash(archive: bytes) -> str:
-    return hashlib.sha256(archive).hexdigest()
+    return sha256(archive)
 
 
 def unpack_template(archive: bytes, assignment: str, source: str, digest: str) -> Path:
@@ -121,39 +111,11 @@ def _worker(cwd: Path, limits: Limits) -> Worker:
 
 
 def _grade(template: Path, assignment: str, student: str, path: Path | None, scratch: Path,
-           limits: Limits) -> tuple[Path, Result, str]:
-    """Grade in a grading process; if it runs out of time or memory, a flagged zero; if it
-    dies otherwise, in an nbgrader process of its own within the time left; if that fails
-    too, a zero result that says why. Returns the scratch folder used, the result and the
-    reason it could not be graded ('' when graded)."""
-    workdir = scratch / "work"
-    budget = limits.submission_timeout
-    start = time.monotonic()
-    worker = _worker(base_dir(), limits)
-    answer = worker.run(task(template, assignment, student, path, workdir, limits, template),
-                        budget)
-    if answer is not None and answer.get("ok"):
-        try:
-            return workdir, Result.from_dict(answer["results"][student]), ""
-        except (TypeError, KeyError, ValueError, AttributeError):
-            pass
-    if worker.failure in (TIMEOUT, MEMORY):
-        why = stopped_reason(worker.failure, limits, budget)
-        return workdir, stopped_result(assignment, student, why), ""
-    workdir = scratch / "fallback"
-    left = budget - (time.monotonic() - start)
-    if left <= 0:
-        why = stopped_reason(TIMEOUT, limits, budget)
-        return workdir, stopped_result(assignment, student, why), ""
-    try:
-        results = autograde_batch(template, assignment, [load_submission(student, path, limits)],
-                                  workdir, limits, in_process=False, template=template,
-                                  timeout=left)
-        return workdir, results[student], ""
-    except Exception as err:  # noqa: BLE001  (one submission never stops the class)
-        why = f"could not be graded: {type(err).__name__}: {str(err)[:300]}"
-        return workdir, Result(assignment, 0.0, 0.0, [], flagged=True, flags=[why],
-                               student=student), why
+           limits: Limits) -> Graded:
+    """Grade as ``grade`` does on one machine (``worker.grade_one``), in this worker thread's
+    grading process, from the template course ``template``."""
+    return grade_one(_worker(base_dir(), limits), template, assignment, student, path, scratch,
+                     limits, template=template)
 
 
 def _files(folder: Path) -> dict[str, bytes]:

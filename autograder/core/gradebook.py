@@ -14,6 +14,11 @@ by the one process that runs ``grade``, one submission at a time:
 3. the autograded notebook is swapped into ``grading/autograded/<student>/<assignment>``;
 4. the result file is written (atomically, by rename).
 
+Step 2 stores the submission time (nbgrader's ``SubmittedAssignment.timestamp``; none when the
+export gave none), and when the entry is late for the assignment's due date (or was penalised
+before) nbgrader's own late penalty then runs on it, as the course configures it
+(``core.late.apply``; before step 3, so a run killed meanwhile grades it again).
+
 A run killed anywhere leaves the submission either graded (result file present, gradebook
 entry complete) or not graded (no result file, and the entry as it was before, untouched,
 or whole and new): the next run grades it again and updates the entry, so nothing is lost
@@ -44,6 +49,7 @@ import shutil
 import threading
 import warnings
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 from nbgrader.api import (
@@ -58,9 +64,11 @@ from nbgrader.api import (
 )
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
+from autograder.core import late
 from autograder.core.course import ensure_bin_on_path
 from autograder.core.types import Result, TestResult
 from autograder.errors import AutograderError
+from autograder.files import atomic_write
 from autograder.settings import (
     COURSE_ID,
     autograded_dir,
@@ -140,9 +148,7 @@ def ensure_assignment(root: Path, db: str, assignment: str, template: Path) -> N
     grading_dir(root).mkdir(parents=True, exist_ok=True)
     path = gradebook_file(root)
     if db == db_url(root) and not path.exists():
-        part = path.with_suffix(".db.part")
-        shutil.copyfile(gradebook_file(template), part)
-        os.replace(part, path)
+        atomic_write(path, gradebook_file(template).read_bytes())
         return
     check(db)
     if _structure(db, assignment) == _structure(db_url(template), assignment):
@@ -210,11 +216,13 @@ def store(root: Path, db: str, assignment: str, student: str, graded_dir: Path |
     marker.unlink(missing_ok=True)
     for attempt in range(attempts):
         try:
-            _update_entry(db, assignment, student, result, previous)
+            late_notebooks = _update_entry(db, assignment, student, result, previous)
             break
         except (IntegrityError, InvalidEntry):  # another writer stored it meanwhile: again
             if attempt == attempts - 1:
                 raise
+    result.late_penalty = (late.apply(root, db, assignment, student, late_notebooks)
+                           if late_notebooks else 0.0)
     _finish(root, assignment, student, graded_dir, result, marker)
 
 
@@ -273,9 +281,11 @@ REVIEW = "manually graded on an earlier version of this notebook: review the man
 
 
 def _update_entry(db: str, assignment: str, student: str, result: Result,
-                  previous: Result | None) -> None:
+                  previous: Result | None) -> list[str]:
     """Write ``result`` into ``student``'s entry of ``assignment`` (updated in place, or
-    created) and commit once; on any failure roll back, so the entry stays as it was."""
+    created), with its submission time, and commit once; on any failure roll back, so the
+    entry stays as it was. The entry's notebooks when nbgrader's late penalty must run on it
+    (``late.needs_penalty``), else ``[]``."""
     with _writer(db) as gb:
         try:
             gb.update_or_create_student(student)
@@ -285,7 +295,12 @@ def _update_entry(db: str, assignment: str, student: str, result: Result,
                     result.flags.append(REVIEW)
                     result.flagged = True
                 _fill(gb, sub, result, previous)
+                sub.timestamp = (datetime.fromisoformat(result.submitted)
+                                 if result.submitted else None)
+                late_notebooks = ([nb.name for nb in sub.assignment.notebooks]
+                                  if late.needs_penalty(sub) else [])
             gb.db.commit()
+            return late_notebooks
         except BaseException:  # a racing writer, a lost server, an interrupt
             gb.db.rollback()
             _forget(db, gb)
@@ -403,6 +418,4 @@ def _finish(root: Path, assignment: str, student: str, graded_dir: Path | None,
         shutil.rmtree(dest, ignore_errors=True)
         os.replace(tmp, dest)
     marker.parent.mkdir(parents=True, exist_ok=True)
-    part = marker.with_suffix(".part")
-    part.write_text(json.dumps(result.to_dict(), indent=1))
-    os.replace(part, marker)
+    atomic_write(marker, json.dumps(result.to_dict(), indent=1))

@@ -39,11 +39,9 @@ a Dask cluster of as many local workers and with nothing to start
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import shutil
 import threading
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -52,20 +50,15 @@ from pathlib import Path
 from tqdm import tqdm
 
 from autograder.core import gradebook
-from autograder.core.batch import autograde_batch, graded_dir
+from autograder.core.batch import graded_dir
 from autograder.core.course import assignments as course_assignments
 from autograder.core.course import gradebook_url, source_notebook
+from autograder.core.late import submission_time
 from autograder.core.template import template_course
 from autograder.core.types import Result
-from autograder.core.worker import (
-    MEMORY,
-    TIMEOUT,
-    Worker,
-    load_submission,
-    stopped_result,
-    task,
-)
+from autograder.core.worker import RunStopped, Worker, grade_one, stopped_reason
 from autograder.errors import AutograderError
+from autograder.files import sha256
 from autograder.runner import leftovers
 from autograder.settings import Limits, logs_dir, submitted_dir
 
@@ -78,6 +71,7 @@ class Pending:
     assignment: str
     path: Path | None  # the notebook file; None when the folder holds none
     digest: str
+    submitted: str | None = None  # the submission time (timestamp.txt), ISO 8601 UTC
 
 
 def _pick_notebook(folder: Path, notebook_id: str) -> Path | None:
@@ -91,7 +85,7 @@ def _pick_notebook(folder: Path, notebook_id: str) -> Path | None:
 def _digest(path: Path | None) -> str:
     if path is None:
         return "missing"
-    return hashlib.sha256(path.name.encode() + b"\0" + path.read_bytes()).hexdigest()
+    return sha256(path.name.encode() + b"\0" + path.read_bytes())
 
 
 def find_submissions(root: Path, assignment: str) -> list[Pending]:
@@ -102,19 +96,12 @@ def find_submissions(root: Path, assignment: str) -> list[Pending]:
     for folder in sorted(base.glob(f"*/{assignment}")) if base.is_dir() else []:
         if folder.is_dir():
             path = _pick_notebook(folder, notebook_id)
-            out.append(Pending(folder.parent.name, assignment, path, _digest(path)))
+            out.append(Pending(folder.parent.name, assignment, path, _digest(path),
+                               submission_time(folder)))
     return out
 
 
-def machine_stop_reason(failure: str, limits: Limits, seconds: float) -> str:
-    """Why a grading process was stopped by the machine's own limits (``failure``: TIMEOUT
-    or MEMORY of ``core.worker``): the grader's, not the learner's (whose code the kernel's
-    limits stop first)."""
-    if failure == MEMORY:
-        return (f"grading stopped: the grading process took more than "
-                f"{limits.grader_memory_mb} MB of the grader's memory (--grader-memory-mb)")
-    return (f"grading stopped: the grading process ran past its time limit ({seconds:g} s), "
-            "the outer limit of a submission (--notebook-timeout, plus start-up and repair)")
+machine_stop_reason = stopped_reason  # one wording of a grading stopped by the machine's limits
 
 
 def machine_failure(result: Result, graded_notebook: bool) -> str:
@@ -154,9 +141,6 @@ class _Run:
         self.stopping = False
         self.log = logs_dir(root) / f"grade-{assignment}.log"
         self.log.parent.mkdir(parents=True, exist_ok=True)
-        # Per-cell and per-notebook limits are enforced inside; this one from outside, on
-        # the grading process: it catches a grader stuck on a kernel, or looping.
-        self.budget = limits.submission_timeout
 
     def _next(self) -> Pending | None:
         with self.lock:
@@ -170,77 +154,37 @@ class _Run:
         for worker in workers:
             worker.kill()
 
-    def _fallback(self, p: Pending, seconds: float) -> tuple[Path, Result]:
-        """Grade ``p`` in an nbgrader process of its own, within ``seconds``: after its
-        worker died on it. If that fails too, a result with no test that says why (not
-        graded: ``machine_failure``)."""
-        workdir = _workdir()
-        if seconds <= 0:
-            why = machine_stop_reason(TIMEOUT, self.limits, self.budget)
-            return workdir, stopped_result(self.assignment, p.student, why)
-        try:
-            results = autograde_batch(self.root, self.assignment,
-                                      [load_submission(p.student, p.path, self.limits)],
-                                      workdir, self.limits, in_process=False, timeout=seconds)
-            return workdir, results[p.student]
-        except Exception as err:  # noqa: BLE001  (one submission never stops the class)
-            why = f"could not be graded: {type(err).__name__}: {str(err)[:300]}"
-            self._log(f"fallback failed on {p.student}: {err!r}")
-            return workdir, stopped_result(self.assignment, p.student, why)
-
     def _log(self, line: str) -> None:
         with self.lock, open(self.log, "a") as log:
             log.write(line + "\n")
 
-    def _attempt(self, worker: Worker, p: Pending, workdir: Path) -> Result | None:
-        """``p`` graded by ``worker``; a result with no test (not graded) when the worker
-        ran out of time or memory; None when it failed otherwise (the caller falls back)."""
-        answer = worker.run(task(self.root, self.assignment, p.student, p.path, workdir,
-                                 self.limits), self.budget)
-        if answer and answer.get("ok"):
-            try:
-                result = Result.from_dict(answer["results"][p.student])
-                self._log(f"graded {p.student}: grading process peak {worker.peak_mb} MB")
-                return result
-            except (TypeError, KeyError, ValueError, AttributeError):
-                answer = {"ok": False, "error": "a malformed answer"}
-        if worker.failure in (TIMEOUT, MEMORY):
-            why = machine_stop_reason(worker.failure, self.limits, self.budget)
-            self._log(f"worker stopped on {p.student}: {why} (peak {worker.peak_mb} MB)")
-            return stopped_result(self.assignment, p.student, why)
-        self._log(f"worker failed on {p.student}: "
-                  f"{(answer or {}).get('error', worker.failure or 'no answer')}")
-        return None
-
     def serve(self) -> None:
-        """Grade submissions until none are left, storing each result as soon as it is in."""
+        """Grade submissions until none are left (``worker.grade_one``, one worker process of
+        this thread's, replaced when it is gone), storing each result as soon as it is in."""
         worker: Worker | None = None
         try:
             while (p := self._next()) is not None:
-                workdir = _workdir()
-                start = time.monotonic()
                 if worker is None or not worker.alive:
                     worker = Worker(self.log, self.root, self.limits)
                     with self.lock:
                         self.workers.append(worker)
-                result = self._attempt(worker, p, workdir)
-                if result is None:
-                    shutil.rmtree(workdir, ignore_errors=True)
-                    if self.stopping:
-                        return
-                    left = self.budget - (time.monotonic() - start)
-                    workdir, result = self._fallback(p, left)
+                scratch = _workdir()
                 try:
-                    self._store(p, workdir, result)
+                    graded = grade_one(worker, self.root, self.assignment, p.student, p.path,
+                                       scratch, self.limits, log=self._log,
+                                       stopping=lambda: self.stopping)
+                    self._store(p, graded.workdir, graded.result)
+                except RunStopped:
+                    return
                 finally:
-                    shutil.rmtree(workdir, ignore_errors=True)
+                    shutil.rmtree(scratch, ignore_errors=True)
         finally:
             if worker is not None:
                 worker.close()
 
     def _store(self, p: Pending, workdir: Path, result: Result) -> None:
         """Store a grade; list a failure of the machine apart, storing nothing for it."""
-        result.student, result.digest = p.student, p.digest
+        result.student, result.digest, result.submitted = p.student, p.digest, p.submitted
         graded = graded_dir(workdir, p.student, self.assignment)
         why = machine_failure(result, (graded / f"{self.notebook_id}.ipynb").is_file())
         if why:

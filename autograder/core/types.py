@@ -36,7 +36,9 @@ class Result:
     ``flags`` are what a person should look at (a timeout, a dying kernel, a resource limit,
     truncated output, an unreadable file): a flagged submission keeps its points but is
     marked for manual review in the gradebook. ``repairs`` say how a damaged notebook was put
-    back in shape before grading.
+    back in shape before grading. ``submitted`` is the submission time (ISO 8601, UTC; None
+    when the export gave none: never late), ``late_penalty`` the points nbgrader's late-penalty
+    plugin took off for the due date when it was stored (``core.late``).
     """
 
     assignment: str
@@ -48,6 +50,8 @@ class Result:
     repairs: list[str] = field(default_factory=list)
     student: str = ""
     digest: str = ""
+    submitted: str | None = None
+    late_penalty: float = 0.0
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -1,5 +1,6 @@
-"""Long-lived grading processes: ``grade`` keeps ``--jobs`` of them busy, one submission each;
-``score`` and a Dask worker's tasks grade through them too.
+"""Long-lived grading processes, and :func:`grade_one`, the one way ``grade`` grades a
+submission through them, on this machine (``--jobs`` of them busy, one submission each) and
+on a Dask worker alike; ``score`` grades through them too.
 
 Starting nbgrader costs about two seconds of imports, as much as grading a short notebook.
 A worker is a ``python -m autograder.core.worker`` process that pays that once and then grades
@@ -12,14 +13,18 @@ What a submission can make the grading process do is bounded from outside it:
 
 * **Time.** :meth:`Worker.run` waits for an answer until its deadline
   (``Limits.submission_timeout``), then stops the worker: a grader blocked on a kernel, or
-  looping, is killed, and the submission gets a zero flagged with why
-  (:func:`stopped_result`); it is not graded again (that would take as long again).
+  looping, is killed, and the submission gets a result with no test, flagged with why
+  (:func:`stopped_result`): not graded, and not graded again in this run (that would take as
+  long again).
 * **Memory.** Each worker runs in a control group of its own whose memory is capped at
   ``Limits.grader_memory_mb`` (needs root, as the kernels' groups); elsewhere its data
   segment is capped (``RLIMIT_DATA``: unlike an address-space limit it leaves room for the
-  large reservations torch maps and never touches). A grading that outgrows it is stopped and
-  flagged, and not graded again; a worker grown past half its cap after a submission is
-  replaced, so that each submission has the cap to itself.
+  large reservations torch maps and never touches). A grading that outgrows it is stopped,
+  not graded, and not graded again in this run; a worker grown past half its cap after a
+  submission is replaced, so that each submission has the cap to itself.
+* **Crashes.** A worker that dies otherwise, or answers an error, is replaced by its
+  caller, and :func:`grade_one` grades the submission again in an nbgrader process of its own
+  within what is left of its time.
 * **Leftovers.** When a worker is stopped, the connection folders and control groups of its
   kernels, which it could not remove, are removed at once (``runner.leftovers``).
 
@@ -35,12 +40,16 @@ import json
 import os
 import resource
 import select
+import shutil
 import subprocess
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
+from autograder.core.batch import autograde_batch
 from autograder.core.course import child_env
 from autograder.core.types import Result, Submission
 from autograder.errors import UnreadableNotebook
@@ -86,8 +95,6 @@ def batch_task(root: Path, assignment: str, subs: list[tuple[str, Path | None]],
 
 def run_task(t: dict) -> dict[str, dict]:
     """Grade one task; each student's result (``batch.autograde_batch``'s), as dicts."""
-    from autograder.core.batch import autograde_batch
-
     limits = Limits.from_dict(t["limits"])
     subs = [load_submission(student, Path(path) if path else None, limits)
             for student, path in t["subs"]]
@@ -98,19 +105,20 @@ def run_task(t: dict) -> dict[str, dict]:
 
 
 def stopped_result(assignment: str, student: str, why: str) -> Result:
-    """The result of a submission whose grading was stopped: no test run, flagged with
-    ``why`` (``grade`` and ``score`` then give each test of the assignment zero)."""
+    """The result of a submission whose grading was stopped or failed: no test run, flagged
+    with ``why`` (not graded: ``scheduler.machine_failure``; nothing is stored for it)."""
     return Result(assignment, 0.0, 0.0, [], flagged=True, flags=[why], student=student)
 
 
 def stopped_reason(failure: str, limits: Limits, seconds: float) -> str:
-    """The flag of a submission whose worker was stopped (``failure``: TIMEOUT or MEMORY)."""
+    """Why a grading process was stopped by the machine's own limits (``failure``: TIMEOUT or
+    MEMORY): the grader's, not the learner's (whose code the kernel's limits stop first)."""
     if failure == MEMORY:
-        return (f"grading stopped: grading this submission took more than "
-                f"{limits.grader_memory_mb} MB of the grader's memory; it was stopped and "
-                "not graded again")
-    return (f"grading stopped: grading this submission ran past its time limit "
-            f"({seconds:g} s); it was stopped and not graded again")
+        return (f"grading stopped: the grading process took more than "
+                f"{limits.grader_memory_mb} MB of the grader's memory (--grader-memory-mb)")
+    return (f"grading stopped: the grading process ran past its time limit ({seconds:g} s), "
+            "the outer limit of a submission (--notebook-timeout, plus start-up and repair); "
+            "not graded again in this run (it would take as long again)")
 
 
 def _status_kb(pid: int, field: str) -> int | None:
@@ -206,6 +214,78 @@ class Worker:
         if self.group is not None:
             self.group.remove()
             self.group = None
+
+
+class RunStopped(Exception):
+    """The run is being stopped: the submission :func:`grade_one` held is left ungraded."""
+
+
+class Graded(NamedTuple):
+    """A submission graded by :func:`grade_one`: the folder nbgrader graded it in (under the
+    caller's scratch folder), its result, and why the grader itself could not grade it ('' when
+    it could)."""
+
+    workdir: Path
+    result: Result
+    failure: str = ""
+
+
+def grade_one(worker: Worker, root: Path, assignment: str, student: str, path: Path | None,
+              scratch: Path, limits: Limits, *, template: Path | None = None,
+              log: Callable[[str], object] = lambda line: None,
+              stopping: Callable[[], bool] = lambda: False) -> Graded:
+    """Grade ``student``'s notebook ``path`` (None: the folder held none) of ``assignment``
+    within one budget of wall time, ``limits.submission_timeout``; the one grading path of
+    ``grade`` here (``core.scheduler``) and on a Dask worker (``core.cluster_task``).
+
+    1. ``worker`` grades it in ``scratch/work``, from the template course ``template``
+       (default: ``root``'s);
+    2. a worker stopped by its time or memory limit gives a result with no test, flagged
+       with why (:func:`stopped_reason`): not graded, and not graded again in this run;
+    3. a worker that failed otherwise (it died, answered an error or nonsense): the
+       submission is graded again in an nbgrader process of its own, in
+       ``scratch/fallback``, within the time left; if that fails too, a result with no test
+       saying why (``failure``). The caller replaces a worker that is gone.
+
+    RunStopped when ``stopping()`` is true after the worker failed (the run is being
+    stopped: no fallback). ``log`` gets one line on what happened. The caller removes
+    ``scratch``.
+    """
+    budget = limits.submission_timeout
+    start = time.monotonic()
+    workdir = scratch / "work"
+    answer = worker.run(task(root, assignment, student, path, workdir, limits, template),
+                        budget)
+    if answer is not None and answer.get("ok"):
+        try:
+            result = Result.from_dict(answer["results"][student])
+            log(f"graded {student}: grading process peak {worker.peak_mb} MB")
+            return Graded(workdir, result)
+        except (TypeError, KeyError, ValueError, AttributeError):
+            answer = {"ok": False, "error": "a malformed answer"}
+    if worker.failure in (TIMEOUT, MEMORY):
+        why = stopped_reason(worker.failure, limits, budget)
+        log(f"worker stopped on {student}: {why} (peak {worker.peak_mb} MB)")
+        return Graded(workdir, stopped_result(assignment, student, why))
+    log(f"worker failed on {student}: "
+        f"{(answer or {}).get('error', worker.failure or 'no answer')}")
+    shutil.rmtree(workdir, ignore_errors=True)
+    if stopping():
+        raise RunStopped(student)
+    workdir = scratch / "fallback"
+    left = budget - (time.monotonic() - start)
+    if left <= 0:
+        why = stopped_reason(TIMEOUT, limits, budget)
+        return Graded(workdir, stopped_result(assignment, student, why))
+    try:
+        results = autograde_batch(root, assignment, [load_submission(student, path, limits)],
+                                  workdir, limits, in_process=False, template=template,
+                                  timeout=left)
+        return Graded(workdir, results[student])
+    except Exception as err:  # noqa: BLE001  (one submission never stops the class)
+        why = f"could not be graded: {type(err).__name__}: {str(err)[:300]}"
+        log(f"fallback failed on {student}: {err!r}")
+        return Graded(workdir, stopped_result(assignment, student, why), why)
 
 
 def _limit_memory(memory_mb: int) -> None:

@@ -252,6 +252,7 @@ def test_grade_goes_on_past_a_submission_it_cannot_grade_and_lists_it_not_graded
     listed as not graded, given no score, stored nowhere (no gradebook entry, no result
     file), and graded by the next run, while the rest of the class is graded?"""
     import autograder.core.scheduler as grading
+    import autograder.core.worker as one_path  # grade_one, with its fallback
 
     course = fresh_class(tmp_path, {"alice": CORRECT, "bob": PARTIAL, "carol": CORRECT})
 
@@ -266,7 +267,7 @@ def test_grade_goes_on_past_a_submission_it_cannot_grade_and_lists_it_not_graded
 
     with monkeypatch.context() as patch:
         patch.setattr(grading, "Worker", DyingOnBob)
-        patch.setattr(grading, "autograde_batch", broken_fallback)
+        patch.setattr(one_path, "autograde_batch", broken_fallback)
         failures: list[str] = []
         rows = grade(course, jobs=1, limits=LIMITS, progress=False, failures=failures)
     assert {r.student: (r.score, r.flagged) for r in rows} == {"alice": (3.0, False),
@@ -403,3 +404,33 @@ def test_the_summary_gives_each_flag_its_reason_and_json_ends_with_it():
     assert "  NOT GRADED add/carol: grading stopped: the grader ran out of memory" in lines
     assert summary_record([], []) == {"summary": {"graded": 0, "flagged": 0, "not_graded": []}}
     assert json.loads(json.dumps(summary_record([flagged], [])))["summary"]["flagged"] == 1
+
+
+def test_the_summary_lists_each_late_penalty():
+    from autograder.commands.grade import summary
+    from autograder.core.types import Result
+
+    late = Result("add", 3.0, 3.0, [], student="ada", submitted="2026-12-10T18:00:00",
+                  late_penalty=0.3)
+    on_time = Result("add", 3.0, 3.0, [], student="bo", submitted="2026-12-10T16:00:00")
+    lines = summary([late, on_time], [])
+    assert "  LATE add/ada: submitted 2026-12-10T18:00:00 UTC, late penalty 0.3 point(s)" in lines
+    assert not any("bo" in line for line in lines)
+
+
+@pytest.mark.slow
+def test_learners_collected_before_the_gradebook_existed_get_their_names(tmp_path):
+    """Collected from a Canvas export into a course with no gradebook yet, are the learners
+    named in the gradebook once graded (formgrader lists them by name, not "None, None")?"""
+    course = make_course(tmp_path / "course", {"add": add_assignment()})
+    generate(course, "add", course / "exercises")
+    release = nbformat.read(course / "exercises" / "add" / "add.ipynb", 4)
+    export_zip = tmp_path / "canvas.zip"
+    with zipfile.ZipFile(export_zip, "w") as zf:
+        zf.writestr("núñezjosé_12345_900001_add.ipynb",
+                    nbformat.writes(filled(release, "def add(a, b):\n    return a + b")))
+    collect(course, export_zip, progress=False)
+    [row] = grade(course, jobs=1, limits=LIMITS, progress=False)
+    with Gradebook(db_url(course)) as gb:
+        student = gb.find_student(row.student)
+        assert (student.first_name, student.last_name) == ("", "núñezjosé")

@@ -51,6 +51,7 @@ def test_a_hung_grading_on_a_dask_worker_is_stopped_flagged_and_not_graded_again
     import sys
     import threading
 
+    from autograder.core import worker
     from autograder.core.worker import Worker
     from autograder.settings import Limits
     from tests.autograder.core.test_worker import FAKE_WORKER
@@ -60,7 +61,7 @@ def test_a_hung_grading_on_a_dask_worker_is_stopped_flagged_and_not_graded_again
     monkeypatch.setattr(Worker, "command", [sys.executable, FAKE_WORKER])
     monkeypatch.setenv("RNNCOURSE_FAKE_WORKER", "hang:bob")
     again: list[str] = []
-    monkeypatch.setattr(cluster_task, "autograde_batch",
+    monkeypatch.setattr(worker, "autograde_batch",
                         lambda *a, **k: again.append("bob") or {})
     limits = Limits(notebook_timeout=1, repair_seconds=1, startup_seconds=1)  # 3 s in all
     _, result, failure = cluster_task._grade(tmp_path, "add", "bob", None, tmp_path / "s",

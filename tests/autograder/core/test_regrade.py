@@ -10,11 +10,13 @@ import nbformat
 import pytest
 from nbgrader.api import Gradebook
 
+from autograder.commands.due import due
 from autograder.commands.feedback import feedback
 from autograder.commands.grade import grade
 from autograder.commands.release import generate
 from autograder.core.gradebook import REVIEW
 from autograder.settings import Limits, db_url, submitted_dir
+from tests.autograder.core.test_late import DUE, _grades_csv, configure, plugin
 from tests.builders import add_assignment, filled, make_course
 
 LIMITS = Limits(cell_timeout=10, notebook_timeout=60)
@@ -87,3 +89,21 @@ def test_a_new_attempt_keeps_the_manual_grade_and_is_flagged_for_review(graded_b
     assert ids == before[0]
     assert grades == {"test_add": (0.0, 1.0, None), "test_add_negative": (1.0, None, 0.5)}
     assert (comment, score, flagged) == (COMMENT, 2.5, True)
+
+
+def test_grade_force_applies_the_current_due_date_and_keeps_the_graders_work(graded_by_hand):
+    """ada's notebook was submitted an hour late (collect's timestamp.txt); the course takes
+    50 % a day. After a due date is set, does grade --force record her time, keep every manual
+    grade and the comment, take half of the score they make, and does the export show it?"""
+    configure(graded_by_hand, *plugin(50.0))
+    folder = submitted_dir(graded_by_hand) / "ada" / "add"
+    (folder / "timestamp.txt").write_text("2026-12-10 18:00:00.000000 UTC")
+    before = entry(graded_by_hand)
+    due(graded_by_hand, "add", DUE)
+    [row] = grade(graded_by_hand, force=True, jobs=1, limits=LIMITS, progress=False)
+    assert (row.submitted, row.late_penalty, row.flagged) == ("2026-12-10T18:00:00", 1.25,
+                                                              False)
+    assert entry(graded_by_hand) == before  # ids, manual grades, comment, score 2.5
+    csv_row = _grades_csv(graded_by_hand)["ada"]
+    assert (csv_row["timestamp"], float(csv_row["late_submission_penalty"]),
+            float(csv_row["score"])) == ("2026-12-10 18:00:00", 1.25, 1.25)

@@ -70,3 +70,58 @@ def test_the_flag_of_a_stopped_grading_says_why_and_that_it_was_not_graded_again
     assert "time limit (750 s)" in why and "not graded again" in why
     result = grading.stopped_result("add", "bob", why)
     assert (result.score, result.flagged, result.flags) == (0.0, True, [why])
+
+
+@pytest.fixture
+def dead_worker(fake, tmp_path):
+    """A grading process that died before its task (as one that crashed mid-grading)."""
+    w = Worker(tmp_path / "log", tmp_path, Limits())
+    w.proc.kill()
+    w.proc.wait()
+    yield w
+    w.kill()
+
+
+def test_grade_one_grades_again_in_a_process_of_its_own_when_the_worker_died(
+        dead_worker, tmp_path, monkeypatch):
+    """Is a submission whose grading process died graded again by the fallback, within the
+    time left of its one budget, in a folder of its own, and is the fallback's result kept?"""
+    calls = []
+
+    def fallback(root, assignment, subs, workdir, limits, **kw):
+        calls.append((subs[0].student, workdir, kw["in_process"], kw["timeout"]))
+        return {"bob": grading.Result(assignment, 1.0, 3.0, [], student="bob")}
+
+    monkeypatch.setattr(grading, "autograde_batch", fallback)
+    limits = Limits()
+    lines: list[str] = []
+    graded = grading.grade_one(dead_worker, tmp_path, "add", "bob", None, tmp_path / "s",
+                               limits, log=lines.append)
+    [(student, workdir, in_process, seconds)] = calls
+    assert (student, workdir, in_process) == ("bob", tmp_path / "s" / "fallback", False)
+    assert 0 < seconds <= limits.submission_timeout
+    assert (graded.workdir, graded.result.score, graded.failure) == (workdir, 1.0, "")
+    assert lines[0].startswith("worker failed on bob")
+
+
+def test_grade_one_lists_a_fallback_that_failed_too_as_not_graded(dead_worker, tmp_path,
+                                                                  monkeypatch):
+    def fallback(*args, **kwargs):
+        raise RuntimeError("nbgrader exploded")
+
+    monkeypatch.setattr(grading, "autograde_batch", fallback)
+    graded = grading.grade_one(dead_worker, tmp_path, "add", "bob", None, tmp_path / "s",
+                               Limits())
+    why = "could not be graded: RuntimeError: nbgrader exploded"
+    assert (graded.result.tests, graded.result.flags, graded.failure) == ([], [why], why)
+
+
+def test_grade_one_starts_no_fallback_when_the_run_is_being_stopped(dead_worker, tmp_path,
+                                                                    monkeypatch):
+    """Ctrl-C kills the workers: is the submission left ungraded, with no nbgrader started?"""
+    calls = []
+    monkeypatch.setattr(grading, "autograde_batch", lambda *a, **k: calls.append(a))
+    with pytest.raises(grading.RunStopped):
+        grading.grade_one(dead_worker, tmp_path, "add", "bob", None, tmp_path / "s", Limits(),
+                          stopping=lambda: True)
+    assert calls == []
