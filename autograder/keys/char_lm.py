@@ -260,8 +260,7 @@ def _generator(fn, seed: int):
 
 
 def _draws(fn, logits: np.ndarray, temperature: float, seed: int) -> np.ndarray:
-    before = logits.copy()
-    got = fn(logits.copy(), temperature, _generator(fn, seed))
+    got = call(fn, logits, temperature, _generator(fn, seed), shared=(2,))  # logits copied
     if isinstance(got, torch.Tensor):
         _fail("sample_next returned a torch.Tensor; return a NumPy array of ids.")
     got = check_type("the sampled ids", got)
@@ -275,8 +274,6 @@ def _draws(fn, logits: np.ndarray, temperature: float, seed: int) -> np.ndarray:
     if got.min() < 0 or got.max() >= logits.shape[1]:
         _fail(f"a sampled id is outside 0 .. V - 1 = {logits.shape[1] - 1}.",
               "a sampled id is outside 0 .. V - 1.")
-    if not np.array_equal(logits, before):
-        _fail("sample_next modified logits in place.")
     return got
 
 

@@ -3,10 +3,16 @@
 Each ``check_*`` function draws seeded inputs, calls the learner's function on copies of them,
 and compares the result with a float64 PyTorch reference (``autograder.keys.reference``).
 On failure it raises an ``AssertionError`` (:func:`failure`) with a one- or two-line
-message saying what differs: the type, dtype or shape, non-finite values, an input modified in
-place, or the first time step where the values diverge and by how much; when the learner's
+message saying what differs: the type, dtype or shape, non-finite values, or the first time
+step where the values diverge and by how much; when the learner's
 numbers match a known mistake recomputed by the grader (wrong gate order, sigmoid/tanh
 swapped, ...), the message names that mistake. Non-finite values (NaN, inf) fail every check.
+
+Values are graded on their own: the learner's function runs on copies of the inputs
+(:func:`call`), and an argument it changes in place fails one separate test of that function
+(:func:`check_arguments_unchanged`), never a test of its values. The forward checks take
+``large=True`` for inputs whose pre-activations reach beyond ±800, where ``np.tanh`` and a
+stable sigmoid are finite and an exponential form overflows.
 
 A hidden test runs each of its cases inside :func:`hidden_cases` (or :func:`hidden_case`): a
 failure then reads "hidden case 3 of 6 failed: ..." followed by the failure's ``summary``,
@@ -20,6 +26,7 @@ between correct vectorisations and far below the effect of any real bug.
 
 from __future__ import annotations
 
+import contextvars
 import copy
 import inspect
 import itertools
@@ -31,6 +38,10 @@ import torch
 from autograder.keys import reference as ref
 
 RTOL, ATOL = 1e-6, 1e-8
+LARGE = 2000.0  # the inputs' scale of a ``large=True`` case: pre-activations beyond ±800
+OVERFLOW = ("for large pre-activations (beyond ±800 here): exp overflows beyond about 710, "
+            "so a tanh or sigmoid written with exp of its input gives inf or NaN there; write "
+            "them in a form that stays finite for any input.")
 
 Mistakes = Mapping[str, object] | Callable[[], Mapping[str, object]]
 
@@ -125,13 +136,14 @@ def find_mistake(got: np.ndarray, mistakes: Mistakes | None, rtol: float = RTOL,
 def check_array(name: str, got, expected: np.ndarray, *, time_axis: bool = False,
                 mistakes: Mistakes | None = None, shape_hints: Mapping | None = None,
                 rtol: float = RTOL, atol: float = ATOL, reference: str = "the reference",
-                index_name: str = "time index t"):
+                index_name: str = "time index t", nonfinite: str | None = None):
     """Assert ``got`` equals ``expected`` within tolerance, with a diagnostic message.
 
     ``time_axis``: axis 0 is time, and the message gives the first time step that diverges.
     ``mistakes``: label -> array computed with a known mistake (or a function returning that
     mapping, called only on failure). ``shape_hints``: wrong shape -> explanation.
-    ``index_name`` names axis 0 in the message when ``time_axis`` is set.
+    ``index_name`` names axis 0 in the message when ``time_axis`` is set. ``nonfinite``:
+    where and why values are not finite, instead of the generic advice (e.g. :data:`OVERFLOW`).
     """
     got = check_type(name, got)
     expected = np.asarray(expected)
@@ -145,6 +157,9 @@ def check_array(name: str, got, expected: np.ndarray, *, time_axis: bool = False
               "(no float32 casts, no integer arrays).")
     if not np.all(np.isfinite(got)):
         idx = tuple(int(i) for i in np.argwhere(~np.isfinite(got))[0])
+        if nonfinite:
+            _fail(f"{name} is not finite (first at index {idx}) {nonfinite}",
+                  f"{name} is not finite {nonfinite}")
         advice = "look for an overflow, e.g. exp of a large number, or a division by zero."
         _fail(f"{name} has non-finite values (first at index {idx}): {advice}",
               f"{name} has non-finite values (NaN or inf): {advice}")
@@ -170,20 +185,76 @@ def check_array(name: str, got, expected: np.ndarray, *, time_axis: bool = False
     _fail(msg, summary)
 
 
-def call(fn: Callable, *args):
-    """Call ``fn`` on deep copies of ``args``; fail if it modified any of them in place."""
-    copies = [copy.deepcopy(a) for a in args]
-    out = fn(*copies)
+_WATCH: contextvars.ContextVar[list | None] = contextvars.ContextVar("watch", default=None)
+
+
+def call(fn: Callable, *args, shared: tuple[int, ...] = ()):
+    """Call ``fn`` on deep copies of ``args`` and return what it returns.
+
+    The grader's arrays stay as they were whatever ``fn`` does to its copies, so a value is
+    graded on its own, in-place changes or not. Those changes are graded by a test of their
+    own, :func:`check_arguments_unchanged`, which watches the calls made here. The arguments
+    at the positions ``shared`` (a model the function uses, not data) are passed as they are.
+    """
+    copies = [a if i in shared else copy.deepcopy(a) for i, a in enumerate(args)]
+    watching = _WATCH.get()
+    try:
+        out = fn(*copies)
+    except Exception as err:
+        if watching is not None:
+            watching.append((_name(fn), [], err))
+        raise
+    if watching is not None:
+        changed = changed_arguments(fn, args, copies)
+        watching.append((_name(fn), [(n, isinstance(args[i], Mapping)) for i, n in changed],
+                         None))
+    return out
+
+
+def _name(fn: Callable) -> str:
+    return getattr(fn, "__name__", None) or "the function"
+
+
+def changed_arguments(fn: Callable, args: Sequence, after: Sequence) -> list[tuple[int, str]]:
+    """(position, name) of each argument whose value in ``after`` (the objects ``fn`` was
+    given, after the call) differs from ``args``; the name from ``fn``'s signature, else "#k"."""
     try:
         names = list(inspect.signature(fn).parameters)
     except (TypeError, ValueError):
         names = []
-    for i, (a, c) in enumerate(zip(args, copies, strict=True)):
-        if not _same(a, c):
-            arg = names[i] if i < len(names) else f"#{i + 1}"
-            _fail(f"{getattr(fn, '__name__', 'the function')} modified its argument {arg} in "
-                  f"place; compute new arrays instead (e.g. `{arg} = {arg}.copy()` first).")
-    return out
+    return [(i, names[i] if i < len(names) else f"#{i + 1}")
+            for i, (a, c) in enumerate(zip(args, after, strict=True)) if not _same(a, c)]
+
+
+def check_arguments_unchanged(check: Callable, fn: Callable, *args, **kwargs) -> None:
+    """Run the value check ``check(fn, *args, **kwargs)`` only to watch the calls it makes to
+    ``fn`` (through :func:`call`), and fail when ``fn`` changed one of its arguments in place.
+
+    A wrong value does not fail this test (the value tests grade it), and an in-place change
+    fails only this one: a test cell calls it as ``check_arguments_unchanged(check_lstm_step_
+    backward, lstm_step_backward, "dx")``. An error raised by ``fn`` fails it, as any test."""
+    calls: list[tuple[str, list[tuple[str, bool]], Exception | None]] = []
+    token = _WATCH.set(calls)
+    try:
+        check(fn, *args, **kwargs)
+    except AssertionError:
+        pass  # a wrong value: the value tests say so
+    finally:
+        _WATCH.reset(token)
+    if not calls:
+        raise RuntimeError(f"{getattr(check, '__name__', check)} made no call to watch "
+                           "(a grader error: the check must call the function through call)")
+    for name, changed, err in calls:
+        if err is not None:  # the function raised (an assert of its own, say): not a value
+            raise err
+        if changed:
+            arg, is_dict = changed[0]
+            how = (f"changing an array {arg} holds (with *=, say) changes the caller's, and a "
+                   "copy of the dict still holds the same arrays" if is_dict else
+                   f"an augmented assignment such as `{arg} += ...`, or `{arg}[...] = ...`, "
+                   "writes into the caller's array")
+            _fail(f"{name} changed its argument {arg} in place: the caller's {arg} is not its "
+                  f"own to change ({how}).")
 
 
 def _same(a, b) -> bool:
@@ -216,6 +287,18 @@ def draw(seed: int, scale: float = 0.5, **shapes) -> dict[str, np.ndarray]:
         a = rng.standard_normal(shape)
         out[k] = a * scale if k.startswith(("W", "b")) else a
     return out
+
+
+def enlarged(arrays: dict[str, np.ndarray], key: str, large: bool) -> dict[str, np.ndarray]:
+    """``arrays`` with ``arrays[key]`` (the inputs) times :data:`LARGE` when ``large``: the
+    pre-activations then reach beyond ±800."""
+    if large:
+        arrays[key] = arrays[key] * LARGE
+    return arrays
+
+
+def _nonfinite(large: bool) -> str | None:
+    return OVERFLOW if large else None
 
 
 def _t(arrays: Mapping[str, np.ndarray], *keys) -> list[torch.Tensor]:
@@ -259,27 +342,33 @@ def _rnn_mistakes(a: Mapping[str, np.ndarray], cell: bool) -> dict[str, np.ndarr
     return table
 
 
-def check_rnn_cell_forward(fn: Callable, B: int = 3, D: int = 4, H: int = 5, seed: int = 0):
-    """rnn_cell_forward(x, h_prev, W_xh, W_hh, b_h) against ``torch.nn.RNNCell``."""
-    a = draw(seed, x=(B, D), h_prev=(B, H), W_xh=(D, H), W_hh=(H, H), b_h=(H,))
+def check_rnn_cell_forward(fn: Callable, B: int = 3, D: int = 4, H: int = 5, seed: int = 0,
+                           large: bool = False):
+    """rnn_cell_forward(x, h_prev, W_xh, W_hh, b_h) against ``torch.nn.RNNCell`` (``large``:
+    inputs whose pre-activations reach beyond ±800)."""
+    a = enlarged(draw(seed, x=(B, D), h_prev=(B, H), W_xh=(D, H), W_hh=(H, H), b_h=(H,)), "x",
+                 large)
     got = call(fn, a["x"], a["h_prev"], a["W_xh"], a["W_hh"], a["b_h"])
     expected = ref.rnn_cell(a["x"], a["h_prev"], a["W_xh"], a["W_hh"], a["b_h"])
     check_array("h", got, expected, mistakes=lambda: _rnn_mistakes(a, cell=True),
                 shape_hints={(B, D): "the output has H columns, one per hidden unit"},
-                reference="torch.nn.RNNCell")
+                reference="torch.nn.RNNCell", nonfinite=_nonfinite(large))
 
 
 def check_rnn_forward(fn: Callable, T: int = 4, B: int = 3, D: int = 4, H: int = 5,
-                      seed: int = 0):
-    """rnn_forward(X, h0, W_xh, W_hh, b_h) against ``torch.nn.RNN``."""
-    a = draw(seed, X=(T, B, D), h0=(B, H), W_xh=(D, H), W_hh=(H, H), b_h=(H,))
+                      seed: int = 0, large: bool = False):
+    """rnn_forward(X, h0, W_xh, W_hh, b_h) against ``torch.nn.RNN`` (``large``: inputs whose
+    pre-activations reach beyond ±800)."""
+    a = enlarged(draw(seed, X=(T, B, D), h0=(B, H), W_xh=(D, H), W_hh=(H, H), b_h=(H,)), "X",
+                 large)
     got = call(fn, a["X"], a["h0"], a["W_xh"], a["W_hh"], a["b_h"])
     expected = ref.rnn(a["X"], a["h0"], a["W_xh"], a["W_hh"], a["b_h"])
     hints = {(B, H): "only the last state h_T was returned; return every state, stacked",
              (T + 1, B, H): "h_0 is included; return h_1 .. h_T only",
              (B, T, H): "batch-first; the course's layout is time-major (T, B, H)"}
     check_array("Hs", got, expected, time_axis=True, shape_hints=hints,
-                mistakes=lambda: _rnn_mistakes(a, cell=False), reference="torch.nn.RNN")
+                mistakes=lambda: _rnn_mistakes(a, cell=False), reference="torch.nn.RNN",
+                nonfinite=_nonfinite(large))
 
 
 # --------------------------------------------------------------------------------------------
@@ -314,15 +403,19 @@ def _lstm_variants(a: Mapping[str, np.ndarray], cell: bool) -> dict[str, tuple]:
         table.update({
             "cell state not carried: c0 is used as c_prev at every step": v(carry_c=False),
             "hidden state not carried: h0 is used as h_prev at every step": v(carry_h=False),
+            "neither state carried: h0 and c0 are used at every step":
+                v(carry_h=False, carry_c=False),
             "returns h_0 .. h_{T-1} instead of h_1 .. h_T": v(include_h0=True),
         })
     return table
 
 
-def check_lstm_cell_forward(fn: Callable, B: int = 3, D: int = 4, H: int = 5, seed: int = 0):
-    """lstm_cell_forward(x, h_prev, c_prev, W_x, W_h, b) -> (h, c) against torch.nn.LSTMCell."""
-    a = draw(seed, x=(B, D), h_prev=(B, H), c_prev=(B, H), W_x=(D, 4 * H), W_h=(H, 4 * H),
-             b=(4 * H,))
+def check_lstm_cell_forward(fn: Callable, B: int = 3, D: int = 4, H: int = 5, seed: int = 0,
+                            large: bool = False):
+    """lstm_cell_forward(x, h_prev, c_prev, W_x, W_h, b) -> (h, c) against torch.nn.LSTMCell
+    (``large``: inputs whose pre-activations reach beyond ±800)."""
+    a = enlarged(draw(seed, x=(B, D), h_prev=(B, H), c_prev=(B, H), W_x=(D, 4 * H),
+                      W_h=(H, 4 * H), b=(4 * H,)), "x", large)
     args = [a[k] for k in ("x", "h_prev", "c_prev", "W_x", "W_h", "b")]
     h, c = unpack("lstm_cell_forward", call(fn, *args), 2, "(h, c)")
     eh, ec = ref.lstm_cell(*args)
@@ -337,16 +430,17 @@ def check_lstm_cell_forward(fn: Callable, B: int = 3, D: int = 4, H: int = 5, se
         return out
 
     check_array("h", h, eh, mistakes=lambda: table(0), shape_hints=hints,
-                reference="torch.nn.LSTMCell")
+                reference="torch.nn.LSTMCell", nonfinite=_nonfinite(large))
     check_array("c", c, ec, mistakes=lambda: table(1), shape_hints=hints,
-                reference="torch.nn.LSTMCell")
+                reference="torch.nn.LSTMCell", nonfinite=_nonfinite(large))
 
 
 def check_lstm_forward(fn: Callable, T: int = 4, B: int = 3, D: int = 4, H: int = 5,
-                       seed: int = 0):
-    """lstm_forward(X, h0, c0, W_x, W_h, b) -> (Hs, c_T) against ``torch.nn.LSTM``."""
-    a = draw(seed, X=(T, B, D), h0=(B, H), c0=(B, H), W_x=(D, 4 * H), W_h=(H, 4 * H),
-             b=(4 * H,))
+                       seed: int = 0, large: bool = False):
+    """lstm_forward(X, h0, c0, W_x, W_h, b) -> (Hs, c_T) against ``torch.nn.LSTM``
+    (``large``: inputs whose pre-activations reach beyond ±800)."""
+    a = enlarged(draw(seed, X=(T, B, D), h0=(B, H), c0=(B, H), W_x=(D, 4 * H),
+                      W_h=(H, 4 * H), b=(4 * H,)), "X", large)
     args = [a[k] for k in ("X", "h0", "c0", "W_x", "W_h", "b")]
     Hs, cT = unpack("lstm_forward", call(fn, *args), 2, "(Hs, c_T)")
     eH, ec = ref.lstm(*args)
@@ -360,8 +454,9 @@ def check_lstm_forward(fn: Callable, T: int = 4, B: int = 3, D: int = 4, H: int 
     hints = {(B, H): "only the last state h_T was returned; return every state, stacked",
              (T + 1, B, H): "h_0 is included; return h_1 .. h_T only"}
     check_array("Hs", Hs, eH, time_axis=True, mistakes=lambda: table(0), shape_hints=hints,
-                reference="torch.nn.LSTM")
+                reference="torch.nn.LSTM", nonfinite=_nonfinite(large))
     check_array("c_T", cT, ec, mistakes=lambda: table(1), reference="torch.nn.LSTM",
+                nonfinite=_nonfinite(large),
                 shape_hints={(T, B, H): "return only the last cell state c_T, shape (B, H)"})
 
 
@@ -400,28 +495,32 @@ def _gru_mistakes(a: Mapping[str, np.ndarray], cell: bool) -> dict[str, np.ndarr
     return table
 
 
-def check_gru_cell_forward(fn: Callable, B: int = 3, D: int = 4, H: int = 5, seed: int = 0):
-    """gru_cell_forward(x, h_prev, W_x, W_h, b_x, b_h) against ``torch.nn.GRUCell``."""
-    a = draw(seed, x=(B, D), h_prev=(B, H), W_x=(D, 3 * H), W_h=(H, 3 * H), b_x=(3 * H,),
-             b_h=(3 * H,))
+def check_gru_cell_forward(fn: Callable, B: int = 3, D: int = 4, H: int = 5, seed: int = 0,
+                           large: bool = False):
+    """gru_cell_forward(x, h_prev, W_x, W_h, b_x, b_h) against ``torch.nn.GRUCell``
+    (``large``: inputs whose pre-activations reach beyond ±800)."""
+    a = enlarged(draw(seed, x=(B, D), h_prev=(B, H), W_x=(D, 3 * H), W_h=(H, 3 * H),
+                      b_x=(3 * H,), b_h=(3 * H,)), "x", large)
     args = [a[k] for k in ("x", "h_prev", "W_x", "W_h", "b_x", "b_h")]
     got = call(fn, *args)
     check_array("h", got, ref.gru_cell(*args), mistakes=lambda: _gru_mistakes(a, cell=True),
                 shape_hints={(B, 3 * H): "that is the size of the three fused gates"},
-                reference="torch.nn.GRUCell")
+                reference="torch.nn.GRUCell", nonfinite=_nonfinite(large))
 
 
 def check_gru_forward(fn: Callable, T: int = 4, B: int = 3, D: int = 4, H: int = 5,
-                      seed: int = 0):
-    """gru_forward(X, h0, W_x, W_h, b_x, b_h) against ``torch.nn.GRU``."""
-    a = draw(seed, X=(T, B, D), h0=(B, H), W_x=(D, 3 * H), W_h=(H, 3 * H), b_x=(3 * H,),
-             b_h=(3 * H,))
+                      seed: int = 0, large: bool = False):
+    """gru_forward(X, h0, W_x, W_h, b_x, b_h) against ``torch.nn.GRU`` (``large``: inputs
+    whose pre-activations reach beyond ±800)."""
+    a = enlarged(draw(seed, X=(T, B, D), h0=(B, H), W_x=(D, 3 * H), W_h=(H, 3 * H),
+                      b_x=(3 * H,), b_h=(3 * H,)), "X", large)
     args = [a[k] for k in ("X", "h0", "W_x", "W_h", "b_x", "b_h")]
     got = call(fn, *args)
     hints = {(B, H): "only the last state h_T was returned; return every state, stacked",
              (T + 1, B, H): "h_0 is included; return h_1 .. h_T only"}
     check_array("Hs", got, ref.gru(*args), time_axis=True, shape_hints=hints,
-                mistakes=lambda: _gru_mistakes(a, cell=False), reference="torch.nn.GRU")
+                mistakes=lambda: _gru_mistakes(a, cell=False), reference="torch.nn.GRU",
+                nonfinite=_nonfinite(large))
 
 
 # --------------------------------------------------------------------------------------------
@@ -510,6 +609,8 @@ def check_lstm_backward(fn: Callable, key: str, T: int = 4, B: int = 3, D: int =
         table = {
             "dh from the next step not accumulated (no dh_next)": g(detach_h=True),
             "dc from the next step not carried back (no dc_next)": g(detach_c=True),
+            "neither dh nor dc from the next step carried back (no dh_next, no dc_next)":
+                g(detach_h=True, detach_c=True),
             "tanh' taken at the wrong state: 1 - c_t**2 instead of 1 - tanh(c_t)**2":
                 g(tanh_grad_state="c"),
             "tanh' taken at the wrong state: at c_{t-1} instead of c_t":

@@ -105,13 +105,9 @@ def scan_mistakes(a, b, h0) -> dict[str, np.ndarray]:
     }
 
 
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 0.5 * (1 + np.tanh(x / 2))
-
-
 def min_gru_mistakes(X, h0, W_z, b_z, W_h, b_h) -> dict[str, np.ndarray]:
     """Known mistakes of minGRU -> the Hs they produce."""
-    z = _sigmoid(X @ W_z + b_z)
+    z = ref.sigmoid(X @ W_z + b_z)
     h_tilde = X @ W_h + b_h
     return {
         "update convention flipped: h_t = z_t * h_{t-1} + (1 - z_t) * h~_t": _loop(
@@ -119,7 +115,7 @@ def min_gru_mistakes(X, h0, W_z, b_z, W_h, b_h) -> dict[str, np.ndarray]:
         "tanh on the candidate (minGRU's h~_t = x_t W_h + b_h has none)": _loop(
             1 - z, z * np.tanh(h_tilde), h0),
         "W_z, b_z and W_h, b_h swapped": _loop(
-            1 - _sigmoid(X @ W_h + b_h), _sigmoid(X @ W_h + b_h) * (X @ W_z + b_z), h0),
+            1 - ref.sigmoid(X @ W_h + b_h), ref.sigmoid(X @ W_h + b_h) * (X @ W_z + b_z), h0),
         "b_t = h~_t instead of z_t * h~_t": _loop(1 - z, h_tilde, h0),
         "a_t = z_t instead of 1 - z_t": _loop(z, z * h_tilde, h0),
         "sigmoid missing: z_t = x_t W_z + b_z": _loop(

@@ -173,13 +173,15 @@ def rnn_steps(X, h0, W_xh, W_hh, b_h, *, act: Callable = torch.tanh, carry: bool
     ``X`` etc. may be tensors requiring grad. Flags: ``act`` (e.g. identity = tanh missing),
     ``carry=False`` (h0 used at every step), ``transpose_W_hh``, ``bias_times`` (0 or 2),
     ``include_h0`` (h_0 .. h_{T-1} returned), ``detach_h`` (the gradient from the next step is
-    not accumulated), ``tanh_grad_at_prev`` (tanh' taken at h_{t-1} instead of h_t).
+    not accumulated; ``lstm_steps``'s ``detach_c`` likewise for the cell state: h0 and c0
+    still get step 1's gradient, as a learner's returned dh0 does), ``tanh_grad_at_prev``
+    (tanh' taken at h_{t-1} instead of h_t).
     """
     W = W_hh.T if transpose_W_hh else W_hh
     h, out = h0, []
     for t in range(X.shape[0]):
         prev = h if carry else h0
-        prev_in = prev.detach() if detach_h else prev
+        prev_in = prev.detach() if detach_h and t > 0 else prev
         a = X[t] @ W_xh + prev_in @ W + bias_times * b_h
         h = _TanhDerivAt.apply(a, prev) if tanh_grad_at_prev else act(a)
         out.append(h)
@@ -217,8 +219,8 @@ def lstm_steps(X, h0, c0, W_x, W_h, b, *, order: str = "ifgo", swap_acts: str = 
     for t in range(X.shape[0]):
         h_prev = h if carry_h else h0
         c_prev = c if carry_c else c0
-        h_in = h_prev.detach() if detach_h else h_prev
-        c_in = c_prev.detach() if detach_c else c_prev
+        h_in = h_prev.detach() if detach_h and t > 0 else h_prev
+        c_in = c_prev.detach() if detach_c and t > 0 else c_prev
         a = _blocks(X[t] @ W_x + h_in @ W_h + b, order)
         g = {k: ga[k](a[k]) for k in "ifgo"}
         c = g["f"] * c_in + g["i"] * g["g"]
@@ -249,7 +251,7 @@ def gru_steps(X, h0, W_x, W_h, b_x, b_h, *, order: str = "rzn", flip_update: boo
     h, Hs = h0, []
     for t in range(X.shape[0]):
         h_prev = h if carry else h0
-        h_in = h_prev.detach() if detach_h else h_prev
+        h_in = h_prev.detach() if detach_h and t > 0 else h_prev
         x = X[t]
         r = gate(x @ Wx["r"] + bx["r"] + h_in @ Wh["r"] + bh["r"])
         z = gate(x @ Wx["z"] + bx["z"] + h_in @ Wh["z"] + bh["z"])
@@ -307,8 +309,10 @@ def gru_cell_grads(dh, x, h_prev, W_x, W_h, b_x, b_h) -> dict[str, np.ndarray]:
             "db_h": _np(cell.bias_hh.grad)}
 
 
-def _sigmoid(a: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-a))
+def sigmoid(a: np.ndarray) -> np.ndarray:
+    """The logistic function in a form that is finite for any input (no exp of a large
+    positive number): the keys' one NumPy sigmoid."""
+    return 0.5 * (1 + np.tanh(np.asarray(a) / 2))
 
 
 LSTM_STEP_MISTAKES = {
@@ -333,7 +337,7 @@ def lstm_step_grads(dh, dc, x, h_prev, c_prev, W_x, W_h, b, *, order: str = "ifg
     """
     a = x @ W_x + h_prev @ W_h + b
     blk = dict(zip(order, np.split(a, 4, axis=1), strict=True))
-    i, f, o = (_sigmoid(blk[k]) for k in "ifo")
+    i, f, o = (sigmoid(blk[k]) for k in "ifo")
     g = np.tanh(blk["g"])
     c = f * c_prev + i * g
     tc = np.tanh(c)
@@ -381,8 +385,8 @@ def gru_step_grads(dh, x, h_prev, W_x, W_h, b_x, b_h, *, order: str = "rzn",
     ah = dict(zip(order, np.split(h_prev @ W_h + b_h, 3, axis=1), strict=True))
     Wh = dict(zip(order, np.split(W_h, 3, axis=1), strict=True))
     bh = dict(zip(order, np.split(b_h, 3), strict=True))
-    r = _sigmoid(ax["r"] + ah["r"])
-    z = _sigmoid(ax["z"] + ah["z"])
+    r = sigmoid(ax["r"] + ah["r"])
+    z = sigmoid(ax["z"] + ah["z"])
     n = np.tanh(ax["n"] + r * ah["n"])
     flip = mistake == "flip_update"
     dan = dh * (z if flip else 1 - z) * (1 - n ** 2)

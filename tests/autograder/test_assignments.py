@@ -3,9 +3,13 @@ autograder with hidden tests, without a grader error."""
 
 from __future__ import annotations
 
+import re
+
+import nbformat
 import pytest
 
 from tests.autograder.catalogues.grading_runs import ASSIGNMENTS, graded_result
+from tests.autograder.catalogues.mutations import ROOT
 
 
 def _failures(result: dict) -> str:
@@ -36,3 +40,33 @@ def test_release_scores_zero_with_every_test_graded(assignment):
 def test_solution_tests_total_the_points_of_the_intro_table(assignment):
     result = graded_result(assignment, "solution")
     assert sum(t["max_points"] for t in result["tests"]) == result["max_score"]
+
+
+
+def _intro_rows(nb: nbformat.NotebookNode) -> list[tuple[str, str, int]]:
+    """(part, function, points) of each row of the intro's table ("2 + 2" sums)."""
+    rows = [[cell.strip() for cell in line.strip().strip("|").split("|")]
+            for line in nb.cells[0].source.splitlines() if line.startswith("|")]
+    return [(r[0], r[1], sum(int(p) for p in r[2].strip("*").split("+")))
+            for r in rows if len(r) == 3 and re.fullmatch(r"[\d*+ ]+", r[2])]
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_the_notebooks_texts_state_the_points_its_test_cells_give(assignment):
+    """Do the intro's table (the total, each function's row: its tests are named
+    test_<function>...) and each part's heading state the points the test cells give?"""
+    nb = nbformat.read(ROOT / "solutions" / assignment / f"{assignment}.ipynb", as_version=4)
+    points = {m["grade_id"]: int(m["points"]) for m in
+              (c.metadata.get("nbgrader", {}) for c in nb.cells) if m.get("grade")}
+    rows = _intro_rows(nb)
+    assert [p for _, f, p in rows if "**total**" in f] == [sum(points.values())]
+    for _, function, stated in rows:
+        names = re.findall(r"`(\w+)\(", function)
+        owned = [sum(p for g, p in points.items() if f"{g}_".startswith(f"test_{n}_"))
+                 for n in names]
+        if names and all(owned):
+            assert stated == sum(owned), (function, owned)
+    for cell in nb.cells:
+        for m in re.finditer(r"^## Part (\d+):.*\((\d+) points?\)$", cell.source, re.M):
+            in_rows = sum(p for part, _, p in rows if re.fullmatch(rf"{m[1]}[a-z]?", part))
+            assert int(m[2]) == in_rows, m[0]

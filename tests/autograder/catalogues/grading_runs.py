@@ -89,12 +89,15 @@ def first_round(assignment: str) -> list[Job]:
 
 def undecided(job: Job, result: dict, reach: Mapping[str, frozenset[str]]) -> list[Variant]:
     """The entries of a shared notebook that it could not decide: a mutant none of whose
-    isolating tests failed, every alternative of a notebook short of full marks."""
+    isolating tests failed, every alternative of a notebook that failed other tests than
+    those its alternatives declare (``Variant.fails``)."""
     if len(job.variants) < 2:
         return []
     passed = {t["name"]: t["passed"] for t in result["tests"]}
     alternatives = [v for v in job.variants if v in ALTERNATIVES]
-    out = alternatives if result["score"] < result["max_score"] else []
+    expected = {t for v in alternatives for t in v.fails}
+    failed = {name for name, ok in passed.items() if not ok}
+    out = alternatives if failed != expected else []
     return out + [m for m in job.variants if m in MUTANTS
                   and all(passed.get(t, True) for t in isolating_tests(m, job.variants, reach))]
 

@@ -1,7 +1,7 @@
 """The hostile catalogue: submissions of ``rnn_forward`` built to game or break the grader.
 
 Each ``Attack`` builds a learner's notebook (or raw bytes) from the release of the real
-assignment ``rnn_forward`` (10 points: ``rnn_cell_forward`` 4, ``rnn_forward`` 6), names the
+assignment ``rnn_forward`` (12 points: ``rnn_cell_forward`` 5, ``rnn_forward`` 7), names the
 class of attack it belongs to (``CLASSES``, the classes of the grading-integrity issue), and
 says what grading must give: the score (None: any), whether it is flagged for review (None:
 either), a lower-case phrase the report must contain, and phrases it must never contain (a
@@ -101,12 +101,12 @@ def _set_meta(key, value):
 
 ATTACKS: list[Attack] = [
     # -- controls --------------------------------------------------------------------------
-    Attack("correct", "control", answers(CELL_OK, SEQ_OK), 10, False, "", "-"),
+    Attack("correct", "control", answers(CELL_OK, SEQ_OK), 12, False, "", "-"),
     Attack("correct_with_noise", "control",
            answers(CELL_OK, SEQ_OK, "import os, sys\nprint('hello', file=sys.stderr)\n"
                    "open('notes.txt', 'w').write('mine')\nos.makedirs('tmp/a', exist_ok=True)\n"),
-           10, False, "", "-"),
-    Attack("partial", "control", answers(CELL_OK, SEQ_WRONG), 4, False,
+           12, False, "", "-"),
+    Attack("partial", "control", answers(CELL_OK, SEQ_WRONG), 6, False,
            "hs differs from", "-"),
     # -- names the tests call ----------------------------------------------------------------
     Attack("defines_check_helpers", "names", answers(extra=(
@@ -186,7 +186,7 @@ ATTACKS: list[Attack] = [
     Attack("modifies_its_input", "lying-array", answers(
         "def rnn_cell_forward(x, h_prev, W_xh, W_hh, b_h):\n"
         "    h = np.tanh(x @ W_xh + h_prev @ W_hh + b_h)\n    x[...] = 0\n    return h\n"),
-        1, False, "in place", "arguments changed in the kernel are changed on the grader's "
+        5, False, "in place", "arguments changed in the kernel are changed on the grader's "
         "side, where the checks compare them with copies"),
     # -- patches -----------------------------------------------------------------------------
     Attack("self_undoing_patch", "patch", answers(
@@ -311,14 +311,14 @@ ATTACKS: list[Attack] = [
         "def rnn_cell_forward(*args):\n    return input('the answer?')\n"), 0, False,
         "stdin", "the kernel gets no input during a call"),
     # -- malformed files -----------------------------------------------------------------------
-    Attack("grade_id_is_a_number", "malformed", raw(_set_meta("grade_id", 7)), 10, False,
+    Attack("grade_id_is_a_number", "malformed", raw(_set_meta("grade_id", 7)), 12, False,
            "malformed nbgrader metadata", "exact types; a bad cell is matched by content"),
-    Attack("points_is_text", "malformed", raw(_set_meta("points", "ten")), 10, False,
+    Attack("points_is_text", "malformed", raw(_set_meta("points", "ten")), 12, False,
            "malformed nbgrader metadata", "exact types; a bad cell is matched by content"),
     Attack("nbgrader_metadata_is_a_list", "malformed",
-           raw(lambda d: _answer_cell(d)["metadata"].update(nbgrader=[1, 2])), 10, False,
+           raw(lambda d: _answer_cell(d)["metadata"].update(nbgrader=[1, 2])), 12, False,
            "malformed nbgrader metadata", "exact types; a bad cell is matched by content"),
-    Attack("solution_flag_is_text", "malformed", raw(_set_meta("solution", "yes")), 10,
+    Attack("solution_flag_is_text", "malformed", raw(_set_meta("solution", "yes")), 12,
            False, "malformed nbgrader metadata", "exact types"),
     Attack("source_is_a_dict", "malformed",
            raw(lambda d: _answer_cell(d).update(source={"a": 1})), 0, True, "is not text",
@@ -413,7 +413,7 @@ ATTACKS += [
         "    if X.shape not in ((4, 3, 4), (5, 3, 2), (3, 1, 1)):\n"
         "        raise type('Shape_' + '_'.join(map(str, X.shape)), (ValueError,), {})(\n"
         "            f'hidden case X {X.shape} h0 {h0.shape} W_xh {W_xh.shape}')\n"
-        + SEQ_OK.split(":\n", 1)[1]), 5, False, "hidden case",
+        + SEQ_OK.split(":\n", 1)[1]), 7, False, "hidden case",
         "in a hidden case no learner text is relayed: a built-in exception's name, no message",
         _HIDDEN_SHAPES + ("hidden case x", "shape_")),
     Attack("quotes_recorded_hidden_inputs_in_a_later_test", "hidden-inputs", answers(
@@ -421,7 +421,7 @@ ATTACKS += [
         "    seen.append(str(x.shape) + str(W_xh.shape))\n"
         "    return np.tanh(x @ W_xh + h_prev @ W_hh + b_h)\n",
         "def rnn_forward(X, h0, W_xh, W_hh, b_h):\n"
-        "    raise ValueError('seen: ' + ' '.join(seen))\n"), 4, False,
+        "    raise ValueError('seen: ' + ' '.join(seen))\n"), 5, False,
         "not shown once hidden cases have run",
         "once a hidden case's inputs reached the kernel, no learner text is relayed",
         _HIDDEN_SHAPES + ("seen:",)),

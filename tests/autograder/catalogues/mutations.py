@@ -27,13 +27,21 @@ WORD = re.compile(r"\b\w+\b")
 
 @dataclass(frozen=True)
 class Variant:
-    """One implementation of ``function`` in ``assignment``, as an edit of the reference."""
+    """One implementation of ``function`` in ``assignment``, as an edit of the reference.
+
+    ``fails`` (alternatives): the tests it is expected to fail, and it must fail exactly those
+    (an implementation whose values are right but which changes an argument in place loses
+    that function's in-place test and nothing else); empty for full marks. ``names``
+    (mutants): words one of its failing tests' messages must contain (the mistake named).
+    """
 
     id: str
     assignment: str
     function: str
     old: str | None
     new: str
+    fails: tuple[str, ...] = ()
+    names: str = ""
 
     def body(self, reference: str) -> str:
         if self.old is None:
@@ -159,6 +167,11 @@ MUTANTS = [
     V("rnn_cell_sigmoid_for_tanh", "rnn_forward", "rnn_cell_forward",
       "np.tanh(x @ W_xh + h_prev @ W_hh + b_h)",
       "1 / (1 + np.exp(-(x @ W_xh + h_prev @ W_hh + b_h)))"),
+    V("rnn_cell_tanh_exponential_form", "rnn_forward", "rnn_cell_forward",
+      "return np.tanh(x @ W_xh + h_prev @ W_hh + b_h)",
+      "a = x @ W_xh + h_prev @ W_hh + b_h\n"
+      "return (np.exp(a) - np.exp(-a)) / (np.exp(a) + np.exp(-a))",
+      names="overflows beyond about 710"),
     V("rnn_h_prev_not_carried", "rnn_forward", "rnn_forward",
       "h = rnn_cell_forward(x, h,", "h = rnn_cell_forward(x, h0,"),
     V("rnn_returns_h0_to_hT-1", "rnn_forward", "rnn_forward", None, """
@@ -190,6 +203,18 @@ return o * np.tanh(c), c
     V("lstm_h_from_c_prev", "lstm_forward", "lstm_cell_forward",
       "h = o * np.tanh(c)", "h = o * np.tanh(c_prev)"),
     V("lstm_returns_c_h", "lstm_forward", "lstm_cell_forward", "return h, c", "return c, h"),
+    V("lstm_cell_tanh_exponential_form", "lstm_forward", "lstm_cell_forward", None, """
+def tanh(v):
+    return (np.exp(v) - np.exp(-v)) / (np.exp(v) + np.exp(-v))
+H = h_prev.shape[1]
+a = x @ W_x + h_prev @ W_h + b
+i, f, o = sigmoid(a[:, :H]), sigmoid(a[:, H:2 * H]), sigmoid(a[:, 3 * H:])
+c = f * c_prev + i * tanh(a[:, 2 * H:3 * H])
+return o * tanh(c), c
+""", names="overflows beyond about 710"),
+    V("sigmoid_exponential_form", "lstm_forward", "sigmoid",
+      "return 1.0 / (1.0 + np.exp(-z))", "return np.exp(z) / (1.0 + np.exp(z))",
+      names="overflow"),
     V("lstm_cell_state_not_carried", "lstm_forward", "lstm_forward",
       "h, c = lstm_cell_forward(x, h, c,", "h, c = lstm_cell_forward(x, h, c0,"),
     V("lstm_returns_c0", "lstm_forward", "lstm_forward",
@@ -203,6 +228,11 @@ return o * np.tanh(c), c
     V("gru_gate_order_zrn", "gru_forward", "gru_cell_forward",
       "z = sigmoid(ax[:, H:2 * H] + ah[:, H:2 * H])",
       "z = r\nr = sigmoid(ax[:, H:2 * H] + ah[:, H:2 * H])"),
+    V("gru_cell_tanh_exponential_form", "gru_forward", "gru_cell_forward",
+      "n = np.tanh(ax[:, 2 * H:] + r * ah[:, 2 * H:])",
+      "a_n = ax[:, 2 * H:] + r * ah[:, 2 * H:]\n"
+      "n = (np.exp(a_n) - np.exp(-a_n)) / (np.exp(a_n) + np.exp(-a_n))",
+      names="overflows beyond about 710"),
     V("gru_h_prev_not_carried", "gru_forward", "gru_forward",
       "h = gru_cell_forward(x, h,", "h = gru_cell_forward(x, h0,"),
     V("sigmoid_tanh_instead", "gru_forward", "sigmoid",

@@ -63,9 +63,29 @@ def test_mutant_feedback_is_a_short_diagnostic_not_a_grader_error(mutant):
     assert not any("NotImplementedError" in m for m in messages), messages
 
 
+def test_only_alternatives_expect_failed_tests_and_only_mutants_name_their_mistake():
+    assert not any(m.fails for m in MUTANTS)
+    assert not any(a.names for a in ALTERNATIVES)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mutant", [m for m in MUTANTS if m.names], ids=lambda v: v.id)
+def test_mutant_feedback_names_its_mistake(mutant):
+    v = verdict(mutant)
+    deciding = [t for t in v.result["tests"] if v.deciding is None or t["name"] in v.deciding]
+    messages = [t["message"] for t in deciding if not t["passed"]]
+    assert any(mutant.names in m for m in messages), messages
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("alternative", ALTERNATIVES, ids=lambda v: v.id)
 def test_alternative_gets_full_marks(alternative):
+    """Full marks, or exactly the tests the entry expects to fail (an in-place change of an
+    argument loses that function's in-place test, never a test of its values)."""
     v = verdict(alternative)
-    failed = [f"{t['name']}: {t['message']}" for t in v.result["tests"] if not t["passed"]]
-    assert v.result["score"] == v.result["max_score"], "; ".join(failed)
+    failed = {t["name"]: t["message"] for t in v.result["tests"] if not t["passed"]}
+    shared = [e for e in ALTERNATIVES if e.id in v.shared_with]  # in one notebook with it
+    expected = set(alternative.fails).union(*(e.fails for e in shared))
+    assert set(failed) == expected, "; ".join(f"{k}: {m}" for k, m in failed.items())
+    lost = sum(t["max_points"] for t in v.result["tests"] if t["name"] in expected)
+    assert v.result["score"] == v.result["max_score"] - lost

@@ -129,6 +129,17 @@ return np.minimum((cdf < u).sum(axis=-1), logits.shape[-1] - 1)
 ]
 
 ALTERNATIVES = [
+    # The logits divided by the temperature in place (logits /= temperature): the draws are
+    # right; it loses the in-place test of sample_next, only.
+    V("sample_divides_logits_in_place", A, "sample_next",
+      "z = logits / temperature", "logits /= temperature\nz = logits",
+      fails=("test_sample_next_leaves_logits_unchanged",)),
+    # The logits shifted in place (logits -= max), a common way to write it: the values are
+    # right; it loses the in-place test of softmax_cross_entropy, only.
+    V("softmax_ce_logits_shifted_in_place", A, "softmax_cross_entropy",
+      "z = logits - logits.max(axis=-1, keepdims=True)",
+      "logits -= logits.max(axis=-1, keepdims=True)\nz = logits",
+      fails=("test_softmax_cross_entropy_leaves_arguments_unchanged",)),
     # embed_forward
     V("embed_forward_one_hot_matmul", A, "embed_forward", "E[tokens]",
       "np.eye(E.shape[0])[tokens] @ E"),

@@ -106,6 +106,10 @@ return {"dx": dax @ W_x.T, "dh_prev": dh * (1 - z) + dah @ W_h.T, "dW_x": x.T @ 
     V("lstm_backward_dc_next_not_carried", A, "lstm_backward",
       "g = lstm_step_backward(dHs[t] + dh_next, dc_next,",
       "g = lstm_step_backward(dHs[t] + dh_next, 0 * dc_next,"),
+    V("lstm_backward_neither_dh_nor_dc_carried", A, "lstm_backward",
+      "g = lstm_step_backward(dHs[t] + dh_next, dc_next,",
+      "g = lstm_step_backward(dHs[t], np.zeros_like(dc_next),",
+      names="neither dh nor dc from the next step carried back"),
     V("lstm_backward_dh_next_not_accumulated", A, "lstm_backward",
       "lstm_step_backward(dHs[t] + dh_next,", "lstm_step_backward(dHs[t],"),
     V("lstm_backward_states_off_by_one", A, "lstm_backward",
@@ -122,6 +126,12 @@ return {"dx": dax @ W_x.T, "dh_prev": dh * (1 - z) + dah @ W_h.T, "dW_x": x.T @ 
 ]
 
 ALTERNATIVES = [
+    # CS231n's step: the incoming dc updated in place (dnext_c += ...). The values are right
+    # (full marks on every gradient); it loses the in-place test of lstm_step_backward, only.
+    V("lstm_step_cs231n_dc_updated_in_place", A, "lstm_step_backward",
+      "dc_total = dc + dh * o * (1 - tc ** 2)",
+      "dc += dh * o * (1 - tc ** 2)\ndc_total = dc",
+      fails=("test_lstm_step_backward_leaves_arguments_unchanged",)),
     V("lstm_step_split_gates", A, "lstm_step_backward", None, """
 ai, af, ag, ao = np.split(x @ W_x + h_prev @ W_h + b, 4, axis=1)
 i, f, g, o = sigmoid(ai), sigmoid(af), np.tanh(ag), sigmoid(ao)

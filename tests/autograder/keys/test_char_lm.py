@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from autograder.keys import char_lm as k
+from autograder.keys import checks
 from tests.autograder.catalogues.mutations import ROOT, solution_bodies
 
 NOTEBOOK = ROOT / "solutions" / "char_lm" / "char_lm.ipynb"
@@ -117,6 +118,31 @@ def test_gumbel_max_sampling_passes():
 
     for t in (1.0, 0.5, 2.0):
         k.check_sample_next(gumbel, temperature=t, seed=0)
+
+
+def test_sampling_that_divides_the_logits_in_place_loses_only_the_in_place_test():
+    """logits /= temperature: the draws are right (graded on their own); the in-place test,
+    at a temperature other than 1, names logits."""
+    def sample_next(logits, temperature, rng):
+        if temperature == 0:
+            return logits.argmax(axis=-1)
+        logits /= temperature
+        return np.argmax(logits + rng.gumbel(size=logits.shape), axis=-1)
+
+    k.check_sample_next(sample_next, temperature=0.5, seed=0)
+    k.check_sample_next_greedy(sample_next, seed=0)
+    msg = _message(checks.check_arguments_unchanged, k.check_sample_next_greedy, sample_next,
+                   seed=0, temperatures=(1e-4,))
+    assert "sample_next changed its argument logits in place" in msg
+
+
+def test_the_in_place_tests_pass_the_solution(solution):
+    checks.check_arguments_unchanged(k.check_embed_forward, solution["embed_forward"])
+    checks.check_arguments_unchanged(k.check_embed_backward, solution["embed_backward"])
+    checks.check_arguments_unchanged(k.check_softmax_cross_entropy,
+                                     solution["softmax_cross_entropy"], "both", padded=True)
+    checks.check_arguments_unchanged(k.check_sample_next_greedy, solution["sample_next"],
+                                     temperatures=(1e-4,))
 
 
 # ---------------------------------------------------------------- checks reject and name mistakes

@@ -127,16 +127,181 @@ def test_non_finite_values_are_reported_with_their_index():
                                                                        fn)
 
 
-def test_modifying_an_input_in_place_is_reported_by_argument_name():
+def _cs231n_lstm_step_backward(dh, dc, x, h_prev, c_prev, W_x, W_h, b):
+    """CS231n's usual step: the incoming ``dc`` updated in place (``dnext_c += ...``)."""
+    H = h_prev.shape[1]
+    a = x @ W_x + h_prev @ W_h + b
+    i, f, o = (ref.sigmoid(a[:, k * H:(k + 1) * H]) for k in (0, 1, 3))
+    g = np.tanh(a[:, 2 * H:3 * H])
+    tc = np.tanh(f * c_prev + i * g)
+    dc += dh * o * (1 - tc ** 2)
+    da = np.concatenate([dc * g * i * (1 - i), dc * c_prev * f * (1 - f),
+                         dc * i * (1 - g ** 2), dh * tc * o * (1 - o)], axis=1)
+    return {"dx": da @ W_x.T, "dh_prev": da @ W_h.T, "dc_prev": dc * f, "dW_x": x.T @ da,
+            "dW_h": h_prev.T @ da, "db": da.sum(axis=0)}
+
+
+@pytest.mark.parametrize("key", checks.LSTM_STEP_KEYS)
+def test_a_value_test_grades_the_values_of_a_function_that_changes_an_argument_in_place(key):
+    """Does CS231n's lstm_step_backward (dc += ... on its argument) pass every gradient test?"""
+    checks.check_lstm_step_backward(_cs231n_lstm_step_backward, key)
+
+
+def test_the_in_place_test_names_the_function_and_the_argument_it_changed():
+    msg = _message(checks.check_arguments_unchanged, checks.check_lstm_step_backward,
+                   _cs231n_lstm_step_backward, "dx")
+    assert msg.startswith("_cs231n_lstm_step_backward changed its argument dc in place: the "
+                          "caller's dc is not its own to change")
+    assert msg.count("\n") <= 2
+
+
+def test_the_in_place_test_passes_a_function_that_leaves_its_arguments_as_they_were():
+    checks.check_arguments_unchanged(checks.check_lstm_step_backward, ref.lstm_step_grads, "dx")
+    checks.check_arguments_unchanged(checks.check_clip_grad_norm, ref.clip_grad_norm, 1.0)
+
+
+def test_the_in_place_test_ignores_wrong_values():
+    """A wrong value is the value tests' to grade: the in-place test passes it."""
+    rnn = _np_steps(ref.rnn_steps, transpose_W_hh=True)
+    checks.check_arguments_unchanged(checks.check_rnn_forward, rnn)
+    with pytest.raises(AssertionError):
+        checks.check_rnn_forward(rnn)
+
+
+def test_the_in_place_test_fails_when_the_function_raises():
+    def broken(*args):
+        raise ValueError("no")
+
+    with pytest.raises(ValueError):
+        checks.check_arguments_unchanged(checks.check_rnn_forward, broken)
+
+
+def test_the_in_place_test_fails_when_the_function_raises_an_assertion_of_its_own():
+    """An AssertionError raised by the learner's code is not a wrong value to pass over."""
+    def asserts(*args):
+        raise AssertionError("my own check")
+
+    with pytest.raises(AssertionError, match="my own check"):
+        checks.check_arguments_unchanged(checks.check_rnn_forward, asserts)
+
+
+def test_the_in_place_test_of_a_dict_of_arrays_says_a_copy_of_the_dict_is_not_enough():
+    def clip_in_place(grads, max_norm):
+        _, total = ref.clip_grad_norm(grads, max_norm)
+        for g in grads.copy().values():
+            g *= min(1.0, max_norm / (total + 1e-6))
+        return grads, total
+
+    checks.check_clip_grad_norm(clip_in_place, 1.0)  # the values are right
+    msg = _message(checks.check_arguments_unchanged, checks.check_clip_grad_norm,
+                   clip_in_place, 1.0)
+    assert "changed its argument grads in place" in msg
+    assert "a copy of the dict still holds the same arrays" in msg
+
+
+def test_the_reference_is_computed_on_the_graders_arrays_not_the_ones_the_function_changed():
+    """Hostile: a function that zeroes its inputs after computing the right answer must not
+    make the reference (computed after the call) agree with a wrong answer, nor fail a right
+    one: the function only ever sees copies."""
     rnn = _np_steps(ref.rnn_steps)
 
     def rnn_forward(X, h0, W_xh, W_hh, b_h):
         out = rnn(X, h0, W_xh, W_hh, b_h)
-        h0 += 1
+        for a in (X, h0, W_xh, W_hh, b_h):
+            a[...] = 0.0
         return out
 
-    msg = _message(checks.check_rnn_forward, rnn_forward)
-    assert "modified its argument h0 in place" in msg
+    checks.check_rnn_forward(rnn_forward)
+    msg = _message(checks.check_arguments_unchanged, checks.check_rnn_forward, rnn_forward)
+    assert "changed its argument X in place" in msg
+
+
+def test_call_passes_shared_arguments_as_they_are_and_copies_the_others():
+    """A model the function uses (``shared``) is the object itself; data are copies."""
+    model, x = object(), np.zeros(3)
+    seen = checks.call(lambda m, a: (m, a), model, x, shared=(0,))
+    assert seen[0] is model and seen[1] is not x
+
+
+def test_the_in_place_test_refuses_a_check_that_makes_no_watched_call():
+    with pytest.raises(RuntimeError, match="no call to watch"):
+        checks.check_arguments_unchanged(lambda fn: None, ref.rnn_cell)
+
+
+# ---------------------------------------------------------------- large pre-activations
+
+
+def _exp_tanh(a):
+    return (np.exp(a) - np.exp(-a)) / (np.exp(a) + np.exp(-a))
+
+
+def _exp_sigmoid(a):
+    return np.exp(a) / (1 + np.exp(a))
+
+
+def _naive_sigmoid(a):
+    return 1 / (1 + np.exp(-a))
+
+
+def _rnn_cell(tanh):
+    return lambda x, h_prev, W_xh, W_hh, b_h: tanh(x @ W_xh + h_prev @ W_hh + b_h)
+
+
+def _lstm_cell(sigmoid, tanh=np.tanh):
+    def fn(x, h_prev, c_prev, W_x, W_h, b):
+        a = np.split(x @ W_x + h_prev @ W_h + b, 4, axis=1)
+        i, f, o = sigmoid(a[0]), sigmoid(a[1]), sigmoid(a[3])
+        c = f * c_prev + i * tanh(a[2])
+        return o * tanh(c), c
+    return fn
+
+
+def test_the_large_case_reaches_pre_activations_beyond_800():
+    a = checks.enlarged(checks.draw(0, x=(3, 4), h_prev=(3, 5), W_xh=(4, 5), W_hh=(5, 5),
+                                    b_h=(5,)), "x", True)
+    pre = a["x"] @ a["W_xh"] + a["h_prev"] @ a["W_hh"] + a["b_h"]
+    assert pre.max() > 800 and pre.min() < -800
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_an_exponential_tanh_passes_ordinary_inputs_and_fails_large_ones_naming_overflow():
+    fn = _rnn_cell(_exp_tanh)
+    checks.check_rnn_cell_forward(fn)
+    msg = _message(checks.check_rnn_cell_forward, fn, large=True)
+    assert msg.startswith("h is not finite (first at index")
+    assert "for large pre-activations" in msg and "overflows beyond about 710" in msg
+    assert msg.count("\n") <= 2
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_np_tanh_and_a_naive_but_finite_sigmoid_pass_the_large_case():
+    """1 / (1 + exp(-a)) overflows to inf inside but its value is right: it passes."""
+    checks.check_rnn_cell_forward(_rnn_cell(np.tanh), large=True)
+    checks.check_lstm_cell_forward(_lstm_cell(_naive_sigmoid), large=True)
+    checks.check_lstm_cell_forward(_lstm_cell(ref.sigmoid), large=True)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_an_exponential_sigmoid_fails_the_large_lstm_case_naming_overflow():
+    fn = _lstm_cell(_exp_sigmoid)
+    checks.check_lstm_cell_forward(fn)
+    assert "overflows beyond about 710" in _message(checks.check_lstm_cell_forward, fn,
+                                                    large=True)
+
+
+@pytest.mark.parametrize("check", [checks.check_rnn_forward, checks.check_lstm_forward,
+                                   checks.check_gru_forward, checks.check_gru_cell_forward])
+def test_correct_sequences_and_gru_cells_pass_the_large_case(check):
+    fn = {checks.check_rnn_forward: _np_steps(ref.rnn_steps),
+          checks.check_lstm_forward: _np_steps(ref.lstm_steps, pair=True),
+          checks.check_gru_forward: _np_steps(ref.gru_steps),
+          checks.check_gru_cell_forward: _np_steps(ref.gru_steps, cell=True)}[check]
+    check(fn, large=True)
+
+
+def test_the_keys_sigmoid_is_finite_for_any_input():
+    z = np.array([-1000.0, -30.0, 0.0, 2.0, 1000.0])
+    np.testing.assert_allclose(ref.sigmoid(z), np.exp(-np.logaddexp(0, -z)), atol=1e-15)
 
 
 def test_first_divergent_time_step_and_error_are_reported():
@@ -208,6 +373,18 @@ def test_lstm_backward_without_dc_next_is_named():
     fn = _grad_fn(ref.lstm_steps, checks._LSTM_KEYS, detach_c=True)
     assert "dc from the next step not carried" in _message(checks.check_lstm_backward, fn,
                                                            "dc0")
+
+
+def test_lstm_backward_carrying_neither_dh_nor_dc_back_is_named_as_that_combination():
+    fn = _grad_fn(ref.lstm_steps, checks._LSTM_KEYS, detach_h=True, detach_c=True)
+    for key in checks._LSTM_KEYS.values():
+        msg = _message(checks.check_lstm_backward, fn, key)
+        assert "neither dh nor dc from the next step carried back" in msg, (key, msg)
+
+
+def test_lstm_forward_carrying_neither_state_is_named_as_that_combination():
+    fn = _np_steps(ref.lstm_steps, pair=True, carry_h=False, carry_c=False)
+    assert "neither state carried" in _message(checks.check_lstm_forward, fn)
 
 
 def test_missing_gradient_key_is_reported():

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from autograder.keys import checks
 from autograder.keys import forecast as F
 
 HORIZON = F.RECIPE["horizon"]
@@ -225,3 +226,36 @@ def test_the_grader_can_tell_clipped_from_unclipped_training_by_far_more_than_ro
 def test_check_train_fails_what_the_grader_does_not_compute(mistake, words):
     with pytest.raises(AssertionError, match=words):
         F.check_train(lambda *a: train(*a, **mistake))
+
+
+def _make_windows(series, window):
+    M = len(series) - window
+    X = np.stack([series[i:i + window] for i in range(M)], axis=1)[..., None]
+    Y = np.stack([series[i + 1:i + 1 + window] for i in range(M)], axis=1)[..., None]
+    return torch.tensor(X, dtype=torch.float32), torch.tensor(Y, dtype=torch.float32)
+
+
+def test_make_windows_that_changes_the_series_in_place_loses_only_the_in_place_test():
+    def make_windows(series, window):  # zeroes the series once it has its windows
+        out = _make_windows(series, window)
+        series[:] = 0.0
+        return out
+
+    F.check_make_windows(_make_windows, N=12, window=4)
+    F.check_make_windows(make_windows, N=12, window=4)
+    checks.check_arguments_unchanged(F.check_make_windows, _make_windows, N=12, window=4)
+    with pytest.raises(AssertionError, match="make_windows changed its argument series in "
+                                             "place"):
+        checks.check_arguments_unchanged(F.check_make_windows, make_windows, N=12,
+                                         window=4)
+
+
+def test_forecast_that_changes_history_in_place_loses_only_the_in_place_test():
+    def forecast(model, history, steps):
+        out = F.forecast_reference(model, history, steps)
+        history += 1.0
+        return out
+
+    F.check_forecast(forecast)
+    with pytest.raises(AssertionError, match="forecast changed its argument history in place"):
+        checks.check_arguments_unchanged(F.check_forecast, forecast)
