@@ -23,6 +23,7 @@ import pytest
 from nbgrader.api import Gradebook
 
 from autograder.commands.collect import collect
+from autograder.commands.due import due
 from autograder.commands.export import export, export_feedback, export_lms
 from autograder.commands.feedback import feedback
 from autograder.commands.grade import grade
@@ -43,6 +44,8 @@ PARTIAL = "def add(a, b):\n    return a + b if a != 2 else 0"  # fails the hidde
 WRONG = "def add(a, b):\n    return a - b"
 HANG = "while True:\n    pass"
 COMMENT = "Right, but say in a comment why the hidden case matters."
+DUE, ZOE_SUBMITTED = "2026-12-10 10:00", "20261211T120000Z"  # Zoë: 2 days (or part) late
+PER_DAY = 10  # percent of the score taken per day late (the course's plugin)
 
 
 def notebook(course: Path, answer: str | None) -> bytes:
@@ -65,7 +68,8 @@ def class_exports(course: Path, folder: Path) -> tuple[Path, Path]:
     })
     moodle = export_zip(folder / "moodle.zip", {
         "José Núñez_424242_assignsubmission_file_/add.ipynb": nb(CORRECT),  # as in Canvas
-        "Zoë Martin_31_assignsubmission_file_/add.ipynb": nb(PARTIAL),
+        # handed in 26 hours after the due date (Moodle's time in the folder name)
+        f"Zoë Martin_31_{ZOE_SUBMITTED}_assignsubmission_file_/add.ipynb": nb(PARTIAL),
     })
     return canvas, moodle
 
@@ -169,7 +173,9 @@ def course(tmp_path) -> Path:
     course = make_course(tmp_path / "course", {"add": add_assignment()})
     (course / "nbgrader_config.py").write_text(
         "c = get_config()  # noqa: F821\n"
-        f"load_subconfig({str(ROOT / 'autograder' / 'nbgrader_config.py')!r})  # noqa: F821\n",
+        f"load_subconfig({str(ROOT / 'autograder' / 'nbgrader_config.py')!r})  # noqa: F821\n"
+        'c.AssignLatePenalties.plugin_class = "autograder.core.late.PerDayPenalty"\n'
+        f"c.PerDayPenalty.percent_per_day = {PER_DAY}\n",
         encoding="utf-8")
     generate(course, "add", course / "exercises")
     return course
@@ -181,6 +187,7 @@ def test_a_term_from_the_lms_exports_to_the_lms_gradebooks(course, tmp_path):
     canvas, moodle = class_exports(course, tmp_path)
     ids = import_rosters(course, tmp_path)
     assert len(ids) == 8  # José is one learner in Canvas's and Moodle's rosters
+    due(course, "add", DUE)
 
     # collect, twice: the second time changes nothing
     for source in (canvas, moodle):
@@ -202,6 +209,8 @@ def test_a_term_from_the_lms_exports_to_the_lms_gradebooks(course, tmp_path):
     assert {k: r.score for k, r in by_name.items()} == {
         "José": 3.0, "Ann": 1.0, "Bob": 0.0, "Carl": 0.0, "Dee": 3.0, "Eve": 3.0, "Zoë": 1.0}
     assert by_name["Carl"].flagged and not by_name["Dee"].flagged
+    late = {k: r.late_penalty for k, r in by_name.items() if r.late_penalty}
+    assert late == {"Zoë": pytest.approx(1.0 * 2 * PER_DAY / 100)}  # Eve's LATE: no time
     jose = ids["José"]
 
     # a grader's manual score and comment, typed in formgrader
@@ -230,6 +239,8 @@ def test_a_term_from_the_lms_exports_to_the_lms_gradebooks(course, tmp_path):
     carl = rows[ids["Carl"]]
     assert carl["status"] == "flagged" and "timed out" in carl["reasons"]
     assert rows[ids["Nia"]]["status"] == "not submitted"
+    zoe = rows[ids["Zoë"]]
+    assert (float(zoe["raw_score"]), float(zoe["score"])) == pytest.approx((1.0, 0.8))
     for fmt in ("canvas", "moodle"):
         assert export_lms(course, fmt, problems=[]).is_file()
     with (course / "grading" / "export" / "canvas.csv").open(encoding="utf-8-sig") as f:
