@@ -310,6 +310,12 @@ def cmd_score(argv: list[str]) -> int:
     p.add_argument("notebook", type=Path, help="the learner's notebook (.ipynb)")
     p.add_argument("--assignment", help="assignment name (default: found from the notebook)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--remote", metavar="URL", default=None,
+                   help="grade on the course's grading service at URL instead of here "
+                        "(no sandbox or solutions needed here)")
+    p.add_argument("--token", default=None,
+                   help="your token for --remote (default: RNNCOURSE_TOKEN, else "
+                        "~/.rnncourse.json)")
     _options(p)
     args = p.parse_args(argv)
     from autograder.commands.score import (
@@ -320,6 +326,14 @@ def cmd_score(argv: list[str]) -> int:
         score_notebook,
     )
 
+    if args.remote:
+        from autograder.commands.remote import report, score_remote
+
+        result = score_remote(args.notebook, args.remote, args.token,
+                              assignment=args.assignment,
+                              say=lambda s: print(s, file=sys.stderr))
+        print(json.dumps(as_json(result), indent=2) if args.json else report(result))
+        return exit_status(result)
     _say_sandbox(args.sandbox)
     root, limits = find_root(), _limits(args)
     assignment = args.assignment or assignment_of(args.notebook, root, limits)
@@ -327,6 +341,24 @@ def cmd_score(argv: list[str]) -> int:
     result = score_notebook(args.notebook, assignment=assignment, root=root, limits=limits)
     print(json.dumps(as_json(result), indent=2) if args.json else format_report(result))
     return exit_status(result)
+
+
+def cmd_publish(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(
+        prog="autograder publish",
+        description="Write the learners' tree into DEST, a new folder: the tracked files of "
+                    "book/, exercises/ and rnncourse/, the book's configuration and "
+                    "environment, a Makefile and README for learners; never solutions/, "
+                    "autograder/ (the answer keys) or tests/. Nothing is written if any "
+                    "published file holds a line of a hidden test, a reference solution or "
+                    "a key (they are listed).")
+    p.add_argument("dest", type=Path, help="a new (or empty) folder")
+    args = p.parse_args(argv)
+    from autograder.commands.publish import publish
+
+    report = publish(find_root(), args.dest)
+    print("\n".join(report.lines()))
+    return 0
 
 
 COMMANDS: dict[str, tuple[Callable[[list[str]], int], str]] = {
@@ -338,6 +370,8 @@ COMMANDS: dict[str, tuple[Callable[[list[str]], int], str]] = {
     "feedback": (cmd_feedback, "HTML feedback without hidden tests"),
     "export": (cmd_export, "grades as CSV (nbgrader's, or Canvas's or Moodle's import)"),
     "report": (cmd_report, "one HTML page on how the class did on an assignment"),
+    "publish": (cmd_publish, "the learners' tree: book, exercises, rnncourse; no solutions or "
+                "keys"),
     "score": (cmd_score, "grade one notebook (hidden tests included), optionally as JSON"),
 }
 
