@@ -343,6 +343,12 @@ def cmd_score(argv: list[str]) -> int:
     return exit_status(result)
 
 
+def cmd_serve(argv: list[str]) -> int:
+    from autograder.service.command import cmd_serve as run
+
+    return run(argv)
+
+
 def cmd_publish(argv: list[str]) -> int:
     p = argparse.ArgumentParser(
         prog="autograder publish",
@@ -370,6 +376,8 @@ COMMANDS: dict[str, tuple[Callable[[list[str]], int], str]] = {
     "feedback": (cmd_feedback, "HTML feedback without hidden tests"),
     "export": (cmd_export, "grades as CSV (nbgrader's, or Canvas's or Moodle's import)"),
     "report": (cmd_report, "one HTML page on how the class did on an assignment"),
+    "serve": (cmd_serve, "the grading service: learners check notebooks over HTTP (tokens: "
+              "--issue-tokens)"),
     "publish": (cmd_publish, "the learners' tree: book, exercises, rnncourse; no solutions or "
                 "keys"),
     "score": (cmd_score, "grade one notebook (hidden tests included), optionally as JSON"),

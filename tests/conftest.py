@@ -20,6 +20,7 @@ SHARED_GROUPS = {
     "tests/autograder/catalogues/test_mutations.py": "catalogues",  # grading_runs.graded()
     "tests/autograder/test_assignments.py": "catalogues",
     "tests/autograder/distributed/": "distributed",  # one PostgreSQL server
+    "tests/autograder/service/": "service",  # one course, one reference run, per session
 }
 
 
