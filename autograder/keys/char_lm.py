@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from autograder.keys import reference as ref
-from autograder.keys.checks import _fail, call, check_array, check_type, unpack
+from autograder.keys.checks import _fail, at_count, at_step, call, check_array, check_type, unpack
 
 PARAMS = ("E", "W_xh", "W_hh", "b_h", "W_hy", "b_y")
 VAL_PLAY = "hamlet"  # held out whole: the training characters come from the other plays
@@ -131,6 +131,7 @@ def check_embed_forward(fn: Callable, T: int = 4, B: int = 3, V: int = 7, D: int
              (T, B, V): "that is a one-hot encoding; multiply it by E (or index E)",
              (T * B, D): "reshape the rows back to (T, B, D)"}
     check_array("X", got, embed_reference(tokens, E), time_axis=True, shape_hints=hints,
+                at=at_step("X", "x_{t}"),
                 reference="torch.nn.functional.embedding", mistakes=lambda: {
                     "ids read as 1-based (E[tokens - 1])": E[(tokens - 1) % V],
                     "every step embeds the first step's ids": np.broadcast_to(
@@ -156,8 +157,8 @@ def check_embed_backward(fn: Callable, T: int = 6, B: int = 4, V: int = 5, D: in
         buffered[tokens] += dX  # fancy indexing keeps one of the repeated ids
         counts = np.maximum(np.bincount(tokens.ravel(), minlength=V), 1)[:, None]
         return {
-            "repeated ids overwrite each other (dE[tokens] += dX keeps only one of them; "
-            "use np.add.at)": buffered,
+            "repeated ids overwrite each other (dE[tokens] += dX keeps only one of them: "
+            "each occurrence must add its row)": buffered,
             "averaged over the occurrences of each id instead of summed": expected / counts,
             "divided by T * B": expected / (T * B),
             "only the last time step's gradient": embed_backward_reference(
@@ -192,8 +193,8 @@ def _ce_mistakes(logits, targets, mask, expected_loss, expected_dz) -> dict[str,
     _, dz_all = cross_entropy_reference(logits, targets, np.ones_like(mask))
     onehot = np.eye(V)[targets]
     return {
-        "the loss averaged over every position, padding included (divide by the number of "
-        "unmasked positions)": (expected_loss * n / (T * B), expected_dz * n / (T * B)),
+        "the loss averaged over every position, padding included (what does the mean count?)":
+            (expected_loss * n / (T * B), expected_dz * n / (T * B)),
         "the mask ignored (padding positions counted as data)":
             (cross_entropy_reference(logits, targets, np.ones_like(mask))[0], dz_all),
         "summed instead of averaged over the unmasked positions":
@@ -240,6 +241,7 @@ def check_softmax_cross_entropy(fn: Callable, what: str = "loss", T: int = 4, B:
                     reference="torch.nn.functional.cross_entropy")
     if what in ("dlogits", "both"):
         check_array("dlogits", dz, e_dz, time_axis=True, mistakes=lambda: mistakes(1),
+                    at=at_step("dlogits"),
                     reference="torch.autograd through cross_entropy",
                     shape_hints={(T, B): "dlogits has the shape of logits, (T, B, V)"})
 
@@ -316,7 +318,8 @@ def check_sample_next(fn: Callable, temperature: float = 1.0, seed: int = 0, V: 
         candidates = {
             "softmax(logits), the temperature ignored (or applied after the softmax and "
             "renormalised away)": sampling_probs(rows, 1.0),
-            "softmax(logits * temperature) (multiply instead of divide)":
+            "the temperature sharpens the distribution where it should flatten it (look at "
+            "how it scales the logits)":
                 sampling_probs(rows * temperature, 1.0),
             "every id equally likely": np.full((n_kinds, V), 1 / V),
             "always the argmax": np.eye(V)[rows.argmax(axis=1)],
@@ -416,7 +419,8 @@ def check_train_char_lm(fn: Callable, n_tokens: int = 60, V: int = 7, D: int = 3
         except (TypeError, ValueError):
             _fail("train_char_lm must return a list of floats, one loss per step.")
     check_array("losses (one per step)", losses, np.asarray(exp_losses),
-                time_axis=True, index_name="step", mistakes=lambda: mistakes(0),
+                time_axis=True, at=at_count("training step", "losses"),
+                mistakes=lambda: mistakes(0),
                 rtol=rtol, atol=atol, reference="the training in torch (Adam)")
     _check_params(mine, {n: params[n].shape for n in PARAMS})
     if all(np.array_equal(mine[n], params[n]) for n in PARAMS):

@@ -14,6 +14,15 @@ Values are graded on their own: the learner's function runs on copies of the inp
 ``large=True`` for inputs whose pre-activations reach beyond ±800, where ``np.tanh`` and a
 stable sigmoid are finite and an exponential form overflows.
 
+Messages use the notebooks' notation: a time-major array holds steps t = 1 .. T, so its index
+2 is "step t = 3 (h_3, Hs[2])" (:func:`at_step`; lists counted from 1, such as the losses of
+epochs, with :func:`at_count`). Blame follows dependencies: a check of a function that calls
+another graded function of the learner (``lstm_backward`` calls ``lstm_step_backward``) takes
+that callee from the test cell (``step=``, ``cell=``); when the caller fails and the callee
+fails its own quick check, the message starts "your lstm_step_backward fails its own tests:
+fix it first; this may be its error." and names no known mistake of the caller
+(:class:`Callee`, :class:`callee_first`).
+
 A hidden test runs each of its cases inside :func:`hidden_cases` (or :func:`hidden_case`): a
 failure then reads "hidden case 3 of 6 failed: ..." followed by the failure's ``summary``,
 which names what differs and by how much but none of the case's inputs (no shapes, lengths,
@@ -133,17 +142,43 @@ def find_mistake(got: np.ndarray, mistakes: Mistakes | None, rtol: float = RTOL,
     return None
 
 
+def at_step(array: str, value: str | None = None) -> Callable[[int], str]:
+    """Words for index ``i`` of a time-major ``array`` holding steps t = 1 .. T, as the
+    notebooks number them: "step t = 3 (h_3, Hs[2])" with ``value="h_{t}"``, else "step t = 3
+    (Hs[2])". ``value`` names the step's value in the notebook's notation ({t} is the step)."""
+    def words(i: int) -> str:
+        t = i + 1
+        what = f"{value.format(t=t)}, " if value else ""
+        return f"step t = {t} ({what}{array}[{i}])"
+    return words
+
+
+def at_count(noun: str, array: str | None = None) -> Callable[[int], str]:
+    """Words for index ``i`` of a list counted from 1 in the notebook: "epoch 3 (losses[2])",
+    or "epoch 3 (index 2)" without ``array``."""
+    return lambda i: f"{noun} {i + 1} ({array}[{i}])" if array else f"{noun} {i + 1} (index {i})"
+
+
+def _default_at(name: str) -> Callable[[int], str]:
+    """:func:`at_step` of ``name`` when it is an array's name, else "step t = 3 (index 2)"."""
+    if name.isidentifier():
+        return at_step(name)
+    return lambda i: f"step t = {i + 1} (index {i})"
+
+
 def check_array(name: str, got, expected: np.ndarray, *, time_axis: bool = False,
                 mistakes: Mistakes | None = None, shape_hints: Mapping | None = None,
                 rtol: float = RTOL, atol: float = ATOL, reference: str = "the reference",
-                index_name: str = "time index t", nonfinite: str | None = None):
+                at: Callable[[int], str] | None = None, nonfinite: str | None = None):
     """Assert ``got`` equals ``expected`` within tolerance, with a diagnostic message.
 
-    ``time_axis``: axis 0 is time, and the message gives the first time step that diverges.
+    ``time_axis``: axis 0 is time, and the message gives the first time step that diverges,
+    in the notebook's numbering: ``at`` turns an index of axis 0 into its words (by default
+    :func:`at_step` of ``name``: index 2 is "step t = 3 (name[2])"; see :func:`at_count`).
     ``mistakes``: label -> array computed with a known mistake (or a function returning that
     mapping, called only on failure). ``shape_hints``: wrong shape -> explanation.
-    ``index_name`` names axis 0 in the message when ``time_axis`` is set. ``nonfinite``:
-    where and why values are not finite, instead of the generic advice (e.g. :data:`OVERFLOW`).
+    ``nonfinite``: where and why values are not finite, instead of the generic advice (e.g.
+    :data:`OVERFLOW`).
     """
     got = check_type(name, got)
     expected = np.asarray(expected)
@@ -157,6 +192,8 @@ def check_array(name: str, got, expected: np.ndarray, *, time_axis: bool = False
               "(no float32 casts, no integer arrays).")
     if not np.all(np.isfinite(got)):
         idx = tuple(int(i) for i in np.argwhere(~np.isfinite(got))[0])
+        if time_axis:
+            idx = f"{idx}, {(at or _default_at(name))(idx[0])}"
         if nonfinite:
             _fail(f"{name} is not finite (first at index {idx}) {nonfinite}",
                   f"{name} is not finite {nonfinite}")
@@ -171,8 +208,9 @@ def check_array(name: str, got, expected: np.ndarray, *, time_axis: bool = False
     if time_axis and got.ndim >= 1:
         steps = np.flatnonzero(bad.reshape(got.shape[0], -1).any(axis=1))
         t, worst = int(steps[0]), int(err.reshape(got.shape[0], -1).max(axis=1).argmax())
-        where = (f" first at {index_name}={t} (max abs error there {err[t].max():.2e}); "
-                 f"worst at {index_name}={worst}")
+        words = at or _default_at(name)
+        where = (f" first at {words(t)}, max abs error there {err[t].max():.2e}; "
+                 f"worst at {words(worst)}")
     else:
         worst = tuple(int(i) for i in np.unravel_index(err.argmax(), err.shape))
         where = f" ({bad.sum()} of {bad.size} entries; worst at index {worst})"
@@ -266,6 +304,63 @@ def _same(a, b) -> bool:
     return True
 
 
+class Callee:
+    """A graded function of the learner that the function under test calls (``lstm_backward``
+    calls ``lstm_step_backward``): when a test of the caller fails, :meth:`fails` runs the
+    callee's ``quick`` check once, and :func:`callee_first` then blames the callee first."""
+
+    def __init__(self, name: str, fn: Callable | None, quick: Callable[[Callable], object]):
+        self.name, self.fn, self.quick = name, fn, quick
+        self._fails: bool | None = None
+
+    def fails(self) -> bool:
+        """Whether the learner's callee fails its quick check (its own tests' property)."""
+        if self.fn is None:
+            return False
+        if self._fails is None:
+            token = _WATCH.set(None)  # the callee's calls are not the caller's to watch
+            try:
+                self.quick(self.fn)
+                self._fails = False
+            except Exception as err:  # a failed check, or an error raised by the callee
+                if getattr(err, "fatal", False):  # the kernel is gone: say that, not this
+                    raise
+                self._fails = True
+            finally:
+                _WATCH.reset(token)
+        return self._fails
+
+    def mistakes(self, table: Mistakes) -> Callable[[], Mapping[str, object]]:
+        """The caller's known mistakes, or none when the callee fails: a caller's mistake
+        recomputed with a correct callee is not evidence against the caller then."""
+        return lambda: {} if self.fails() else (table() if callable(table) else table)
+
+
+def callee(name: str, fn: Callable | None, quick: Callable[[Callable], object]) -> Callee:
+    """The learner's callee ``fn`` (None when the test cell gives none) with its quick check."""
+    return Callee(name, fn, quick)
+
+
+class callee_first:  # noqa: N801 (used as a context manager, like contextlib's)
+    """``with callee_first(c):`` around a check: a failure inside, when the callee ``c``
+    fails its own tests, reads "your <callee> fails its own tests: fix it first; this may be
+    its error." followed by the check's message."""
+
+    def __init__(self, c: Callee | None) -> None:
+        self.c = c
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind, err, tb) -> bool:
+        if type(err) is not AssertionError or self.c is None or not self.c.fails():
+            return False
+        head = (f"your {self.c.name} fails its own tests: fix it first; this may be its "
+                "error.")
+        summary = getattr(err, "summary", str(err))
+        raise failure(f"{head}\n{err}", f"{head}\n{summary}") from None
+
+
 def unpack(name: str, got, n: int, names: str) -> tuple:
     """``got`` must be a tuple (or list) of ``n`` items, described by ``names``."""
     if not isinstance(got, tuple | list) or len(got) != n:
@@ -356,9 +451,11 @@ def check_rnn_cell_forward(fn: Callable, B: int = 3, D: int = 4, H: int = 5, see
 
 
 def check_rnn_forward(fn: Callable, T: int = 4, B: int = 3, D: int = 4, H: int = 5,
-                      seed: int = 0, large: bool = False):
+                      seed: int = 0, large: bool = False, cell: Callable | None = None):
     """rnn_forward(X, h0, W_xh, W_hh, b_h) against ``torch.nn.RNN`` (``large``: inputs whose
-    pre-activations reach beyond ±800)."""
+    pre-activations reach beyond ±800). With ``cell`` (the learner's ``rnn_cell_forward``,
+    which the notebook's ``rnn_forward`` calls), a failure names the cell first when it fails
+    its own tests."""
     a = enlarged(draw(seed, X=(T, B, D), h0=(B, H), W_xh=(D, H), W_hh=(H, H), b_h=(H,)), "X",
                  large)
     got = call(fn, a["X"], a["h0"], a["W_xh"], a["W_hh"], a["b_h"])
@@ -366,9 +463,12 @@ def check_rnn_forward(fn: Callable, T: int = 4, B: int = 3, D: int = 4, H: int =
     hints = {(B, H): "only the last state h_T was returned; return every state, stacked",
              (T + 1, B, H): "h_0 is included; return h_1 .. h_T only",
              (B, T, H): "batch-first; the course's layout is time-major (T, B, H)"}
-    check_array("Hs", got, expected, time_axis=True, shape_hints=hints,
-                mistakes=lambda: _rnn_mistakes(a, cell=False), reference="torch.nn.RNN",
-                nonfinite=_nonfinite(large))
+    blame = callee("rnn_cell_forward", cell, quick_rnn_cell_forward)
+    with callee_first(blame):
+        check_array("Hs", got, expected, time_axis=True, shape_hints=hints,
+                    at=at_step("Hs", "h_{t}"),
+                    mistakes=blame.mistakes(lambda: _rnn_mistakes(a, cell=False)),
+                    reference="torch.nn.RNN", nonfinite=_nonfinite(large))
 
 
 # --------------------------------------------------------------------------------------------
@@ -436,13 +536,22 @@ def check_lstm_cell_forward(fn: Callable, B: int = 3, D: int = 4, H: int = 5, se
 
 
 def check_lstm_forward(fn: Callable, T: int = 4, B: int = 3, D: int = 4, H: int = 5,
-                       seed: int = 0, large: bool = False):
+                       seed: int = 0, large: bool = False, cell: Callable | None = None):
     """lstm_forward(X, h0, c0, W_x, W_h, b) -> (Hs, c_T) against ``torch.nn.LSTM``
-    (``large``: inputs whose pre-activations reach beyond ±800)."""
+    (``large``: inputs whose pre-activations reach beyond ±800). With ``cell`` (the learner's
+    ``lstm_cell_forward``), a failure names the cell first when it fails its own tests."""
     a = enlarged(draw(seed, X=(T, B, D), h0=(B, H), c0=(B, H), W_x=(D, 4 * H),
                       W_h=(H, 4 * H), b=(4 * H,)), "X", large)
     args = [a[k] for k in ("X", "h0", "c0", "W_x", "W_h", "b")]
-    Hs, cT = unpack("lstm_forward", call(fn, *args), 2, "(Hs, c_T)")
+    blame = callee("lstm_cell_forward", cell, quick_lstm_cell_forward)
+    with callee_first(blame):
+        _lstm_forward_values(call(fn, *args), a, args, T, B, H, large, blame)
+
+
+def _lstm_forward_values(out, a: Mapping[str, np.ndarray], args: list, T: int, B: int, H: int,
+                         large: bool, blame: Callee) -> None:
+    """lstm_forward's result ``out`` against torch.nn.LSTM (see :func:`check_lstm_forward`)."""
+    Hs, cT = unpack("lstm_forward", out, 2, "(Hs, c_T)")
     eH, ec = ref.lstm(*args)
     variants = {}
 
@@ -453,9 +562,11 @@ def check_lstm_forward(fn: Callable, T: int = 4, B: int = 3, D: int = 4, H: int 
 
     hints = {(B, H): "only the last state h_T was returned; return every state, stacked",
              (T + 1, B, H): "h_0 is included; return h_1 .. h_T only"}
-    check_array("Hs", Hs, eH, time_axis=True, mistakes=lambda: table(0), shape_hints=hints,
-                reference="torch.nn.LSTM", nonfinite=_nonfinite(large))
-    check_array("c_T", cT, ec, mistakes=lambda: table(1), reference="torch.nn.LSTM",
+    check_array("Hs", Hs, eH, time_axis=True, mistakes=blame.mistakes(lambda: table(0)),
+                shape_hints=hints, at=at_step("Hs", "h_{t}"), reference="torch.nn.LSTM",
+                nonfinite=_nonfinite(large))
+    check_array("c_T", cT, ec, mistakes=blame.mistakes(lambda: table(1)),
+                reference="torch.nn.LSTM",
                 nonfinite=_nonfinite(large),
                 shape_hints={(T, B, H): "return only the last cell state c_T, shape (B, H)"})
 
@@ -474,8 +585,8 @@ def _gru_mistakes(a: Mapping[str, np.ndarray], cell: bool) -> dict[str, np.ndarr
         return out[0] if cell else out
 
     table = {
-        "GRU update convention flipped: h = z * n + (1 - z) * h_prev (expected "
-        "(1 - z) * n + z * h_prev)": v(flip_update=True),
+        "GRU update convention flipped: z weights the candidate n where the notebook's "
+        "update has it weight h_prev": v(flip_update=True),
         "Cho's reset placement: (r * h_prev) W_hn instead of PyTorch's "
         "r * (h_prev W_hn + b_hn)": v(cho_reset=True),
         "sigmoid/tanh swapped (tanh for r, z; sigmoid for n)": v(swap_acts=True),
@@ -509,18 +620,22 @@ def check_gru_cell_forward(fn: Callable, B: int = 3, D: int = 4, H: int = 5, see
 
 
 def check_gru_forward(fn: Callable, T: int = 4, B: int = 3, D: int = 4, H: int = 5,
-                      seed: int = 0, large: bool = False):
+                      seed: int = 0, large: bool = False, cell: Callable | None = None):
     """gru_forward(X, h0, W_x, W_h, b_x, b_h) against ``torch.nn.GRU`` (``large``: inputs
-    whose pre-activations reach beyond ±800)."""
+    whose pre-activations reach beyond ±800). With ``cell`` (the learner's
+    ``gru_cell_forward``), a failure names the cell first when it fails its own tests."""
     a = enlarged(draw(seed, X=(T, B, D), h0=(B, H), W_x=(D, 3 * H), W_h=(H, 3 * H),
                       b_x=(3 * H,), b_h=(3 * H,)), "X", large)
     args = [a[k] for k in ("X", "h0", "W_x", "W_h", "b_x", "b_h")]
     got = call(fn, *args)
     hints = {(B, H): "only the last state h_T was returned; return every state, stacked",
              (T + 1, B, H): "h_0 is included; return h_1 .. h_T only"}
-    check_array("Hs", got, ref.gru(*args), time_axis=True, shape_hints=hints,
-                mistakes=lambda: _gru_mistakes(a, cell=False), reference="torch.nn.GRU",
-                nonfinite=_nonfinite(large))
+    blame = callee("gru_cell_forward", cell, quick_gru_cell_forward)
+    with callee_first(blame):
+        check_array("Hs", got, ref.gru(*args), time_axis=True, shape_hints=hints,
+                    at=at_step("Hs", "h_{t}"),
+                    mistakes=blame.mistakes(lambda: _gru_mistakes(a, cell=False)),
+                    reference="torch.nn.GRU", nonfinite=_nonfinite(large))
 
 
 # --------------------------------------------------------------------------------------------
@@ -551,16 +666,21 @@ def _scaled(expected: np.ndarray, key: str, T: int | None, B: int) -> dict[str, 
 
 
 def _check_grad(fname, key, out, expected, mistakes, T, B, reference="torch.autograd",
-                shape_hints=None):
-    got = _grad_result(fname, out, tuple(expected))[key]
-
+                shape_hints=None, blame: Callee | None = None):
+    """``out[key]`` against ``expected[key]``; with ``blame`` (the learner's callee), a
+    failure names the callee first when it fails its own tests, and no mistake of the
+    caller then (see :class:`Callee`)."""
     def table():
         t = {k: m[key] for k, m in mistakes().items() if key in m}
         t.update(_scaled(expected[key], key, T, B))
         return t
 
-    check_array(key, got, expected[key], time_axis=(key == "dX"), mistakes=table,
-                reference=reference, shape_hints=shape_hints)
+    with callee_first(blame):
+        got = _grad_result(fname, out, tuple(expected))[key]
+        check_array(key, got, expected[key], time_axis=(key == "dX"),
+                    mistakes=blame.mistakes(table) if blame else table,
+                    at=at_step("dX", "the gradient of x_{t}"),
+                    reference=reference, shape_hints=shape_hints)
 
 
 _RNN_KEYS = {"X": "dX", "h0": "dh0", "W_xh": "dW_xh", "W_hh": "dW_hh", "b_h": "db_h"}
@@ -582,7 +702,8 @@ def check_rnn_backward(fn: Callable, key: str, T: int = 4, B: int = 3, D: int = 
         return {
             "dh from the next step not accumulated (dh = dHs[t] only, no dh_next)":
                 g(detach_h=True),
-            "tanh' taken at the wrong state: 1 - h_{t-1}**2 instead of 1 - h_t**2":
+            "tanh' taken at the previous step's state h_{t-1}, not at the state the tanh "
+            "produced":
                 g(tanh_grad_at_prev=True),
             "the forward inside the backward uses W_hh transposed": g(transpose_W_hh=True),
         }
@@ -594,8 +715,10 @@ _LSTM_KEYS = {"X": "dX", "h0": "dh0", "c0": "dc0", "W_x": "dW_x", "W_h": "dW_h",
 
 
 def check_lstm_backward(fn: Callable, key: str, T: int = 4, B: int = 3, D: int = 4,
-                        H: int = 5, seed: int = 0):
-    """``lstm_backward(...)[key]`` against torch.autograd through ``torch.nn.LSTM``."""
+                        H: int = 5, seed: int = 0, step: Callable | None = None):
+    """``lstm_backward(...)[key]`` against torch.autograd through ``torch.nn.LSTM``. With
+    ``step`` (the learner's ``lstm_step_backward``, which the notebook's ``lstm_backward``
+    calls), a failure names ``lstm_step_backward`` first when it fails its own tests."""
     a = draw(seed, dHs=(T, B, H), X=(T, B, D), h0=(B, H), c0=(B, H), W_x=(D, 4 * H),
              W_h=(H, 4 * H), b=(4 * H,))
     args = [a[k] for k in ("X", "h0", "c0", "W_x", "W_h", "b")]
@@ -611,9 +734,10 @@ def check_lstm_backward(fn: Callable, key: str, T: int = 4, B: int = 3, D: int =
             "dc from the next step not carried back (no dc_next)": g(detach_c=True),
             "neither dh nor dc from the next step carried back (no dh_next, no dc_next)":
                 g(detach_h=True, detach_c=True),
-            "tanh' taken at the wrong state: 1 - c_t**2 instead of 1 - tanh(c_t)**2":
+            "tanh' taken at c_t itself rather than at tanh(c_t)'s value (what is the "
+            "derivative of tanh written with?)":
                 g(tanh_grad_state="c"),
-            "tanh' taken at the wrong state: at c_{t-1} instead of c_t":
+            "tanh' taken at the previous step's cell state c_{t-1}":
                 g(tanh_grad_state="c_prev"),
             "the forward inside the backward computes h from c_{t-1}": g(h_from_c_prev=True),
         }
@@ -624,7 +748,8 @@ def check_lstm_backward(fn: Callable, key: str, T: int = 4, B: int = 3, D: int =
                     order=order)
         return table
 
-    _check_grad("lstm_backward", key, out, expected, mistakes, T, B)
+    _check_grad("lstm_backward", key, out, expected, mistakes, T, B,
+                blame=callee("lstm_step_backward", step, quick_lstm_step_backward))
 
 
 _GRU_KEYS = {"X": "dX", "h0": "dh0", "W_x": "dW_x", "W_h": "dW_h", "b_x": "db_x",
@@ -632,8 +757,10 @@ _GRU_KEYS = {"X": "dX", "h0": "dh0", "W_x": "dW_x", "W_h": "dW_h", "b_x": "db_x"
 
 
 def check_gru_backward(fn: Callable, key: str, T: int = 4, B: int = 3, D: int = 4,
-                       H: int = 5, seed: int = 0):
-    """``gru_backward(...)[key]`` against torch.autograd through ``torch.nn.GRU``."""
+                       H: int = 5, seed: int = 0, step: Callable | None = None):
+    """``gru_backward(...)[key]`` against torch.autograd through ``torch.nn.GRU``. With
+    ``step`` (the learner's ``gru_step_backward``), a failure names it first when it fails
+    its own tests."""
     a = draw(seed, dHs=(T, B, H), X=(T, B, D), h0=(B, H), W_x=(D, 3 * H), W_h=(H, 3 * H),
              b_x=(3 * H,), b_h=(3 * H,))
     args = [a[k] for k in ("X", "h0", "W_x", "W_h", "b_x", "b_h")]
@@ -656,7 +783,51 @@ def check_gru_backward(fn: Callable, key: str, T: int = 4, B: int = 3, D: int = 
                     order=order)
         return table
 
-    _check_grad("gru_backward", key, out, expected, mistakes, T, B)
+    _check_grad("gru_backward", key, out, expected, mistakes, T, B,
+                blame=callee("gru_step_backward", step, quick_gru_step_backward))
+
+
+def check_lstm_backward_hand_case(fn: Callable, step: Callable | None = None) -> None:
+    """``lstm_backward``: the six keys with the right shapes (zero for dHs = 0), and dc0 in a
+    case computed by hand (T = B = D = H = 1, zero weights: every gate is 1/2). With ``step``
+    (the learner's ``lstm_step_backward``), a failure names the step first when it fails its
+    own tests."""
+    T, B, D, H = 3, 2, 4, 5
+    keys = ("dX", "dh0", "dc0", "dW_x", "dW_h", "db")
+    shapes = ((T, B, D), (B, H), (B, H), (D, 4 * H), (H, 4 * H), (4 * H,))
+    c0 = 0.8
+    with callee_first(callee("lstm_step_backward", step, quick_lstm_step_backward)):
+        g = _grad_result("lstm_backward", call(
+            fn, np.zeros((T, B, H)), np.ones((T, B, D)), np.ones((B, H)), np.ones((B, H)),
+            np.ones((D, 4 * H)) / 10, np.ones((H, 4 * H)) / 10, np.zeros(4 * H)), keys)
+        for key, shape in zip(keys, shapes, strict=True):
+            check_array(key, g[key], np.zeros(shape))
+        g = _grad_result("lstm_backward", call(
+            fn, np.ones((1, 1, 1)), np.zeros((1, 1, 1)), np.zeros((1, 1)), np.full((1, 1), c0),
+            np.zeros((1, 4)), np.zeros((1, 4)), np.zeros(4)), keys)
+        check_array("dc0", g["dc0"], np.full((1, 1), 0.25 * (1 - np.tanh(c0 / 2) ** 2)),
+                    reference="the hand-computed value")
+
+
+def check_gru_backward_hand_case(fn: Callable, step: Callable | None = None) -> None:
+    """``gru_backward``: the six keys with the right shapes (zero for dHs = 0), and dh0 in a
+    case computed by hand (T = B = D = H = 1, zero weights: z = 1/2). With ``step`` (the
+    learner's ``gru_step_backward``), a failure names the step first when it fails its own
+    tests."""
+    T, B, D, H = 3, 2, 4, 5
+    keys = ("dX", "dh0", "dW_x", "dW_h", "db_x", "db_h")
+    shapes = ((T, B, D), (B, H), (D, 3 * H), (H, 3 * H), (3 * H,), (3 * H,))
+    with callee_first(callee("gru_step_backward", step, quick_gru_step_backward)):
+        g = _grad_result("gru_backward", call(
+            fn, np.zeros((T, B, H)), np.ones((T, B, D)), np.ones((B, H)),
+            np.ones((D, 3 * H)) / 10, np.ones((H, 3 * H)) / 10, np.zeros(3 * H),
+            np.zeros(3 * H)), keys)
+        for key, shape in zip(keys, shapes, strict=True):
+            check_array(key, g[key], np.zeros(shape))
+        g = _grad_result("gru_backward", call(
+            fn, np.ones((1, 1, 1)), np.zeros((1, 1, 1)), np.full((1, 1), 0.7), np.zeros((1, 3)),
+            np.zeros((1, 3)), np.zeros(3), np.zeros(3)), keys)
+        check_array("dh0", g["dh0"], np.full((1, 1), 0.5), reference="the hand-computed value")
 
 
 def _step_hints(key: str, B: int, D: int, H: int, k: int) -> dict[tuple, str]:
@@ -666,8 +837,8 @@ def _step_hints(key: str, B: int, D: int, H: int, k: int) -> dict[tuple, str]:
     if key == "dW_x" and D != k * H:
         return {(k * H, D): "transposed: dW_x = x.T @ (gate gradients), shape (D, kH)"}
     if key in ("dx", "dh_prev", "dc_prev"):
-        return {(B, k * H): "that is the size of the fused gates; multiply by the "
-                            "transposed weights"}
+        return {(B, k * H): "that is the size of the fused gates; take them back through "
+                            "the weights"}
     return {}
 
 
@@ -794,4 +965,42 @@ def check_numerical_gradient(fn: Callable, eps: float = 1e-5, seed: int = 0):
                 reference="the exact gradient",
                 mistakes={"a one-sided (forward) difference instead of the centred one":
                           forward,
-                          "divided by eps instead of 2 * eps": 2 * exact})
+                          "the centred difference divided by the wrong distance (how far "
+                          "apart are its two points?)": 2 * exact})
+
+
+# --------------------------------------------------------------------------------------------
+# Quick checks of a callee (see :class:`Callee`): each of its tests' properties, one small case
+# --------------------------------------------------------------------------------------------
+
+QUICK = {"B": 2, "D": 3, "H": 4, "seed": 11}
+
+
+def quick_lstm_step_backward(fn: Callable) -> None:
+    """Every gradient of ``lstm_step_backward`` on one small case."""
+    for key in LSTM_STEP_KEYS:
+        check_lstm_step_backward(fn, key, **QUICK)
+
+
+def quick_gru_step_backward(fn: Callable) -> None:
+    """Every gradient of ``gru_step_backward`` on one small case."""
+    for key in GRU_STEP_KEYS:
+        check_gru_step_backward(fn, key, **QUICK)
+
+
+def quick_rnn_cell_forward(fn: Callable) -> None:
+    """``rnn_cell_forward`` on one small case, ordinary and large inputs."""
+    for large in (False, True):
+        check_rnn_cell_forward(fn, **QUICK, large=large)
+
+
+def quick_lstm_cell_forward(fn: Callable) -> None:
+    """``lstm_cell_forward`` on one small case, ordinary and large inputs."""
+    for large in (False, True):
+        check_lstm_cell_forward(fn, **QUICK, large=large)
+
+
+def quick_gru_cell_forward(fn: Callable) -> None:
+    """``gru_cell_forward`` on one small case, ordinary and large inputs."""
+    for large in (False, True):
+        check_gru_cell_forward(fn, **QUICK, large=large)

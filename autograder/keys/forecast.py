@@ -17,13 +17,22 @@ and in the grader, where they are proxies of the learner's kernel
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
-from autograder.keys.checks import _fail, call, check_array, check_type
+from autograder.keys.checks import (
+    Callee,
+    _fail,
+    at_count,
+    at_step,
+    call,
+    callee,
+    check_array,
+    check_type,
+)
 
 
 class ToyForecaster(nn.Module):
@@ -72,9 +81,11 @@ def check_make_windows(fn: Callable, N: int = 12, window: int = 4, seed: int = 0
     eY = np.stack([series[m + 1:m + window + 1] for m in range(M)], axis=1)[..., None]
     Xn, Yn = X.detach().numpy().astype(np.float64), Y.detach().numpy().astype(np.float64)
     check_array("X", Xn, eX, time_axis=True, rtol=1e-6, atol=1e-6, reference="the windows",
+                at=at_count("position", "X"),
                 mistakes={"windows stacked along the wrong axis": eX.transpose(1, 0, 2)
                           if eX.shape[0] == eX.shape[1] else eY})
     check_array("Y", Yn, eY, time_axis=True, rtol=1e-6, atol=1e-6, reference="the windows",
+                at=at_count("position", "Y"),
                 mistakes={"Y is not shifted: the target must be the NEXT value": eX,
                           "Y shifted by two steps instead of one": np.stack(
                               [np.r_[series, np.nan][m + 2:m + window + 2] for m in range(M)],
@@ -189,12 +200,14 @@ def check_forecaster(cls: Callable, hidden_size: int = 8, seed: int = 0):
         _tensor("Y_hat", Y, (7, 3, 1))
         expected = reference(X)[0]
         check_array("Y_hat", _as64(Y), _as64(expected), time_axis=True, rtol=1e-4, atol=1e-5,
+                    at=at_step("Y_hat"),
                     reference=f"torch.nn.{kind} and nn.Linear loaded with your model's weights")
         Y1, s1 = model(X[:3])
         Y2, _ = model(X[3:], s1)
     both = torch.cat([Y1, Y2]).numpy().astype(np.float64)
     check_array("Y_hat from two calls passing the state", both, Y.numpy().astype(np.float64),
                 time_axis=True, rtol=1e-4, atol=1e-6, reference="Y_hat from one call",
+                at=at_step("Y_hat"),
                 mistakes={"the state argument is ignored (each call starts from zeros)":
                           torch.cat([Y1, model(X[3:])[0]]).detach().numpy()})
 
@@ -289,7 +302,7 @@ def check_train(fn: Callable, n_epochs: int = 2, batch_size: int = 2, lr: float 
     if not (np.allclose(got, weighted, rtol=1e-4, atol=1e-6)
             or np.allclose(got, plain, rtol=1e-4, atol=1e-6)):
         check_array("the mean loss of each epoch", got, np.array(weighted), time_axis=True,
-                    rtol=1e-4, atol=1e-6, index_name="epoch",
+                    rtol=1e-4, atol=1e-6, at=at_count("epoch", "losses"),
                     reference="each epoch's mean training loss, computed by the grader")
 
 
@@ -318,7 +331,7 @@ def check_forecast(fn: Callable, steps: int = 6, seed: int = 0):
     ext = forecast_reference(model, history, steps + 1)
     check_array("the forecast", got.astype(np.float64), expected, time_axis=True, rtol=1e-4,
                 atol=1e-6, reference="recursive forecasting with the same model",
-                index_name="forecast step",
+                at=at_count("forecast step k ="),
                 shape_hints={(steps, 1): "return a 1-D array of shape (steps,)",
                              (steps, 1, 1): "return a 1-D array of shape (steps,)"},
                 mistakes={
@@ -456,13 +469,30 @@ def heldout_rmse(make_windows: Callable, cls: Callable, train: Callable, forecas
     return rmse
 
 
-def _tier(name: str, rmse: float, bar: float, bar_text: str) -> None:
+def _parts(make_windows: Callable, cls: Callable, train: Callable,
+           forecast: Callable) -> list[Callee]:
+    """The four graded parts the held-out run is made of, in the order the run uses them,
+    each with its own tests' check (see :class:`autograder.keys.checks.Callee`)."""
+    return [callee("make_windows", make_windows, check_make_windows),
+            callee("Forecaster", cls, check_forecaster),
+            callee("train", train, check_train),
+            callee("forecast", forecast, check_forecast)]
+
+
+def _tier(name: str, rmse: float, bar: float, bar_text: str,
+          parts: Sequence[Callee] = ()) -> None:
+    """Pass when ``rmse`` is below ``bar``; else fail naming the first of the learner's
+    ``parts`` that fails its own tests (its error may be the cause), or else with ``name``'s
+    hint about what to look at."""
     horizon = RECIPE["horizon"]
     print(f"RMSE over the {horizon} held-out months: {rmse:.3f} ppm; the bar, {bar_text}: "
           f"{bar:.3f} ppm")
     if not rmse < bar:
+        wrong = next((p.name for p in parts if p.fails()), None)
+        why = (f"your {wrong} fails its own tests: fix it first; this may be the cause."
+               if wrong else name)
         _fail(f"RMSE {rmse:.3f} ppm on the held-out months is not below {bar_text}, "
-              f"{bar:.3f} ppm: {name}")
+              f"{bar:.3f} ppm: {why}")
 
 
 def check_beats_naive(make_windows: Callable, cls: Callable, train: Callable,
@@ -470,18 +500,20 @@ def check_beats_naive(make_windows: Callable, cls: Callable, train: Callable,
     """Tier 1: the held-out RMSE is below that of the last value repeated. Prints the RMSE
     and returns None (a number as a test cell's last value would be read as partial credit)."""
     rmse = heldout_rmse(make_windows, cls, train, forecast, **recipe)
-    _tier("the model does no better than repeating the last value; check the training loss "
-          "and that forecast feeds its predictions back with the state.", rmse,
-          baseline_rmses(RECIPE["horizon"])["naive"], "that of the naive forecast (the last value)")
+    _tier("the model does no better than repeating the last value; look at the training "
+          "loss and at what forecast feeds back, with which state.", rmse,
+          baseline_rmses(RECIPE["horizon"])["naive"], "that of the naive forecast (the last value)",
+          _parts(make_windows, cls, train, forecast))
 
 
 def check_beats_seasonal(make_windows: Callable, cls: Callable, train: Callable,
                          forecast: Callable, **recipe) -> None:
     """Tier 2: the held-out RMSE is below that of last year's monthly changes repeated."""
     rmse = heldout_rmse(make_windows, cls, train, forecast, **recipe)
-    _tier("the model has not learned more than the yearly cycle; check that it trains for "
-          "every epoch with Adam at the given learning rate and reads whole windows.", rmse,
-          baseline_rmses(RECIPE["horizon"])["seasonal"], "that of the seasonal baseline")
+    _tier("the model has not learned more than the yearly cycle; look at the training "
+          "(every epoch, the optimiser and learning rate, whole windows) and at the forecast.",
+          rmse, baseline_rmses(RECIPE["horizon"])["seasonal"], "that of the seasonal baseline",
+          _parts(make_windows, cls, train, forecast))
 
 
 def check_near_reference(make_windows: Callable, cls: Callable, train: Callable,
@@ -492,4 +524,5 @@ def check_near_reference(make_windows: Callable, cls: Callable, train: Callable,
     rmse = heldout_rmse(make_windows, cls, train, forecast, **recipe)
     ref_rmse = reference_rmse(**{**RECIPE, **recipe})
     _tier("the training or the forecast falls short of the reference recipe.", rmse,
-          factor * ref_rmse, f"{factor} x the reference model's {ref_rmse:.3f} ppm")
+          factor * ref_rmse, f"{factor} x the reference model's {ref_rmse:.3f} ppm",
+          _parts(make_windows, cls, train, forecast))

@@ -25,7 +25,15 @@ import numpy as np
 import torch
 
 from autograder.keys import reference as ref
-from autograder.keys.checks import _fail, call, check_array, check_type
+from autograder.keys.checks import (
+    _fail,
+    at_step,
+    call,
+    callee,
+    callee_first,
+    check_array,
+    check_type,
+)
 
 # --------------------------------------------------------------------------------------------
 # Seeded inputs and references
@@ -116,8 +124,10 @@ def min_gru_mistakes(X, h0, W_z, b_z, W_h, b_h) -> dict[str, np.ndarray]:
             1 - z, z * np.tanh(h_tilde), h0),
         "W_z, b_z and W_h, b_h swapped": _loop(
             1 - ref.sigmoid(X @ W_h + b_h), ref.sigmoid(X @ W_h + b_h) * (X @ W_z + b_z), h0),
-        "b_t = h~_t instead of z_t * h~_t": _loop(1 - z, h_tilde, h0),
-        "a_t = z_t instead of 1 - z_t": _loop(z, z * h_tilde, h0),
+        "b_t leaves out the gate z_t (look at what z_t weights in the minGRU update)": _loop(
+            1 - z, h_tilde, h0),
+        "a_t weights the old state with the gate meant for the candidate (look at the minGRU "
+        "update)": _loop(z, z * h_tilde, h0),
         "sigmoid missing: z_t = x_t W_z + b_z": _loop(
             1 - (X @ W_z + b_z), (X @ W_z + b_z) * h_tilde, h0),
         "h0 ignored: the recurrence starts from zeros": _loop(1 - z, z * h_tilde, 0 * h0),
@@ -141,21 +151,31 @@ def check_scan(fn: Callable, T: int = 7, B: int = 2, H: int = 3, seed: int = 0,
     x = scan_inputs(T, B, H, seed)
     got = call(fn, x["a"], x["b"], x["h0"])
     expected = scan_reference(x["a"], x["b"], x["h0"])
-    check_array(f"Hs of {name}", got, expected, time_axis=True,
+    check_array(f"Hs of {name}", got, expected, time_axis=True, at=at_step("Hs", "h_{t}"),
                 shape_hints=_hints(T, B, H), reference="the step-by-step torch reference",
                 mistakes=lambda: scan_mistakes(x["a"], x["b"], x["h0"]))
 
 
 def check_min_gru_forward(fn: Callable, T: int = 7, B: int = 2, D: int = 3, H: int = 4,
-                          seed: int = 0):
-    """``min_gru_forward(X, h0, W_z, b_z, W_h, b_h)`` against the step-by-step reference."""
+                          seed: int = 0, scan: Callable | None = None):
+    """``min_gru_forward(X, h0, W_z, b_z, W_h, b_h)`` against the step-by-step reference.
+    With ``scan`` (the learner's ``linear_scan_parallel``, which the notebook's
+    ``min_gru_forward`` calls), a failure names the scan first when it fails its own tests."""
     x = min_gru_inputs(T, B, D, H, seed)
     args = [x[k] for k in ("X", "h0", "W_z", "b_z", "W_h", "b_h")]
     got = call(fn, *args)
-    check_array("Hs of min_gru_forward", got, min_gru_reference(*args),
-                time_axis=True, shape_hints=_hints(T, B, H),
-                reference="minGRU step by step in torch",
-                mistakes=lambda: min_gru_mistakes(*args))
+    blame = callee("linear_scan_parallel", scan, quick_scan)
+    with callee_first(blame):
+        check_array("Hs of min_gru_forward", got, min_gru_reference(*args),
+                    time_axis=True, shape_hints=_hints(T, B, H), at=at_step("Hs", "h_{t}"),
+                    reference="minGRU step by step in torch",
+                    mistakes=blame.mistakes(lambda: min_gru_mistakes(*args)))
+
+
+def quick_scan(fn: Callable) -> None:
+    """A scan on two small cases, a length that is a power of two and one that is not."""
+    for T in (8, 7):
+        check_scan(fn, T=T, B=2, H=3, seed=11, name="linear_scan_parallel")
 
 
 # --------------------------------------------------------------------------------------------
@@ -190,7 +210,8 @@ def check_scan_is_not_a_loop(fn: Callable, log2_T: int = 13, log2_T_wide: int = 
     long, wide = scan_inputs(T, 1, 1, seed), scan_inputs(T_wide, 1, T // T_wide, seed + 1)
     got = fn(long["a"], long["b"], long["h0"])
     check_array("Hs of linear_scan_parallel", got, _loop(long["a"], long["b"], long["h0"]),
-                time_axis=True, reference="the step-by-step reference")
+                time_axis=True, at=at_step("Hs", "h_{t}"),
+                reference="the step-by-step reference")
     t_long = t_wide = float("inf")
     for _ in range(rounds):
         t_long = min(t_long, _best_time(fn, long, repeats))

@@ -316,15 +316,17 @@ def sigmoid(a: np.ndarray) -> np.ndarray:
 
 
 LSTM_STEP_MISTAKES = {
-    "dc_prev_missing_f": "dc_prev = dc_t without the factor f (the cell path is c_prev * f)",
-    "forget_no_c_prev": "the forget gate's gradient misses the factor c_prev",
-    "tanh_grad_of_c": "tanh' taken as 1 - c**2 instead of 1 - tanh(c)**2",
-    "o_grad_uses_c": "the output gate's gradient uses c instead of tanh(c)",
+    "dc_prev_missing_f": "dc_prev skips the forget gate on the path from c_prev to c_t",
+    "forget_no_c_prev": "the forget gate's gradient leaves out what f multiplies in c_t",
+    "tanh_grad_of_c": "tanh' on the path from h to c taken at c rather than at tanh(c)'s "
+                      "value (what is the derivative of tanh written with?)",
+    "o_grad_uses_c": "the output gate's gradient uses the cell state, not what o multiplies "
+                     "in h",
     "dc_ignored": "the incoming dc (from step t+1) is ignored",
-    "h_path_missing": "dh's path into c (dh * o * (1 - tanh(c)**2)) is missing",
-    "sigmoid_grad_missing": "sigmoid' missing: the gates' gradients lack s * (1 - s)",
-    "g_sigmoid_grad": "the candidate g differentiated as a sigmoid: g * (1 - g) instead of "
-                      "1 - g**2",
+    "h_path_missing": "dh's path into c (h depends on c) is missing",
+    "sigmoid_grad_missing": "sigmoid' missing: the gates' gradients stop at the gates' "
+                            "outputs, not their pre-activations",
+    "g_sigmoid_grad": "the candidate g differentiated as if its activation were a sigmoid",
 }
 
 
@@ -359,18 +361,19 @@ def lstm_step_grads(dh, dc, x, h_prev, c_prev, W_x, W_h, b, *, order: str = "ifg
 
 
 GRU_STEP_MISTAKES = {
-    "flip_update": "update convention flipped: h = z * n + (1 - z) * h_prev",
-    "dz_sign": "the update gate's gradient has the wrong sign: dh * (n - h_prev) instead of "
-               "dh * (h_prev - n)",
-    "direct_path_missing": "the direct path dh * z into dh_prev is missing",
-    "reset_factor_missing": "the n block of the recurrent gradient misses the factor r "
-                            "(r multiplies h_prev W_hn + b_hn)",
-    "reset_outside_product": "r applied after the product: (dn_a @ W_hn.T) * r instead of "
-                             "(dn_a * r) @ W_hn.T",
-    "dr_without_b_hn": "the reset gate's gradient uses h_prev W_hn without + b_hn",
-    "dr_missing_ah": "the reset gate's gradient misses the factor h_prev W_hn + b_hn",
-    "db_x_with_r": "the n block of the input-side gradient multiplied by r (r only touches "
-                   "the recurrent part)",
+    "flip_update": "the update convention is flipped (which of n and h_prev does z weight?)",
+    "dz_sign": "the update gate's gradient has the wrong sign (look at which term z weights "
+               "in h)",
+    "direct_path_missing": "the direct path from h_prev to h (through z) is missing from "
+                           "dh_prev",
+    "reset_factor_missing": "the n block of the recurrent gradient ignores the reset gate "
+                            "(look at where r enters n)",
+    "reset_outside_product": "the reset gate applied on the wrong side of the product with "
+                             "W_hn (look at where r enters n)",
+    "dr_without_b_hn": "the reset gate's gradient leaves out part of what r multiplies in n",
+    "dr_missing_ah": "the reset gate's gradient ignores what r multiplies in n",
+    "db_x_with_r": "the reset gate applied to the input side of n (which part of n does r "
+                   "touch?)",
 }
 
 

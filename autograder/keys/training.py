@@ -25,7 +25,7 @@ import torch
 
 from autograder.keys import checks
 from autograder.keys import reference as ref
-from autograder.keys.checks import check_array, draw, failure
+from autograder.keys.checks import at_count, check_array, draw, failure
 
 PARAMS = ("W_xh", "W_hh", "b_h", "W_hy", "b_y")
 
@@ -317,7 +317,7 @@ def _compare_training(losses, mine, X, Y, params, k, lr, max_norm, n_epochs, rto
 
     check_array("losses (one per chunk and epoch)", losses,
                 np.asarray(exp_losses), time_axis=True, mistakes=lambda: mistakes(0),
-                index_name="chunk", rtol=rtol, atol=atol,
+                at=at_count("chunk loss", "losses"), rtol=rtol, atol=atol,
                 reference="truncated BPTT in torch")
     if not isinstance(mine, dict) or set(mine) != set(PARAMS):
         raise failure(f"params must keep exactly the keys {', '.join(PARAMS)}.")

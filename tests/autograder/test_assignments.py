@@ -70,3 +70,18 @@ def test_the_notebooks_texts_state_the_points_its_test_cells_give(assignment):
         for m in re.finditer(r"^## Part (\d+):.*\((\d+) points?\)$", cell.source, re.M):
             in_rows = sum(p for part, _, p in rows if re.fullmatch(rf"{m[1]}[a-z]?", part))
             assert int(m[2]) == in_rows, m[0]
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_hidden_tests_use_no_ingredient_their_visible_twin_lacks(assignment):
+    """Does every hidden test check data of the kind its visible part shows: no switch
+    (``padded=True``, ``large=True``, ...) in the hidden cases that the visible calls lack?"""
+    nb = nbformat.read(ROOT / "solutions" / assignment / f"{assignment}.ipynb", as_version=4)
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if not meta.get("grade") or "### BEGIN HIDDEN TESTS" not in cell.source:
+            continue
+        visible, hidden = cell.source.split("### BEGIN HIDDEN TESTS", 1)
+        switches = set(re.findall(r"\b(\w+)=True\b", hidden))
+        assert switches <= set(re.findall(r"\b(\w+)=True\b", visible)), (
+            meta["grade_id"], switches)

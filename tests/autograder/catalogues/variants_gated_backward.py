@@ -26,6 +26,12 @@ return {"dx": da @ W_x.T, "dh_prev": da @ W_h.T, "dc_prev": dc_total * f,
 """),
     V("lstm_step_dc_prev_missing_f", A, "lstm_step_backward",
       '"dc_prev": dc_total * f', '"dc_prev": dc_total'),
+    # a wrong dc_prev (none carried back) makes lstm_backward's values those of "dc from the
+    # next step not carried back": its tests blame lstm_step_backward first, and name no
+    # mistake of lstm_backward (issue 22)
+    V("lstm_step_dc_prev_zero", A, "lstm_step_backward",
+      '"dc_prev": dc_total * f', '"dc_prev": 0 * dc_total * f',
+      names="your lstm_step_backward fails its own tests: fix it first; this may be its error"),
     V("lstm_step_gate_order_ifog", A, "lstm_step_backward", None, """
 H = h_prev.shape[1]
 a = x @ W_x + h_prev @ W_h + b

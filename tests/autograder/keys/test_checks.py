@@ -123,8 +123,8 @@ def test_non_finite_values_are_reported_with_their_index():
         out[2, 1, 0] = np.nan
         return out
 
-    assert "non-finite values (first at index (2, 1, 0))" in _message(checks.check_rnn_forward,
-                                                                       fn)
+    msg = _message(checks.check_rnn_forward, fn)
+    assert "non-finite values (first at index (2, 1, 0), step t = 3 (h_3, Hs[2]))" in msg
 
 
 def _cs231n_lstm_step_backward(dh, dc, x, h_prev, c_prev, W_x, W_h, b):
@@ -313,8 +313,47 @@ def test_first_divergent_time_step_and_error_are_reported():
         return out
 
     msg = _message(checks.check_rnn_forward, fn)
-    assert "first at time index t=2" in msg and "max abs error 5.00e-01" in msg
+    assert "first at step t = 3 (h_3, Hs[2])" in msg and "max abs error 5.00e-01" in msg
     assert msg.count("\n") <= 1
+
+
+@pytest.mark.parametrize("check, wrap", [
+    (checks.check_lstm_forward, lambda out: (out[0] + _from_third_step(out[0]), out[1])),
+    (checks.check_gru_forward, lambda out: out + _from_third_step(out)),
+])
+def test_a_wrong_state_is_named_as_the_notebook_numbers_it(check, wrap):
+    """Hs[2] holds h_3 (Hs holds h_1 .. h_T): does the message say h_3, the state the learner
+    checks, and not "t=2", which reads as h_2?"""
+    steps = ref.lstm_steps if check is checks.check_lstm_forward else ref.gru_steps
+    right = _np_steps(steps, pair=check is checks.check_lstm_forward)
+    msg = _message(check, lambda *a: wrap(right(*a)))
+    assert "first at step t = 3 (h_3, Hs[2])" in msg and "t=2" not in msg
+
+
+def _from_third_step(Hs: np.ndarray) -> np.ndarray:
+    """0.5 added to h_3 .. h_T (Hs[2:])."""
+    d = np.zeros_like(Hs)
+    d[2:] = 0.5
+    return d
+
+
+def test_a_wrong_input_gradient_names_the_step_of_its_input():
+    """dX[1] is the gradient of x_2: is that what a wrong dX[1] is called?"""
+    def fn(dHs, *args):
+        out = {k: v.copy() for k, v in ref.lstm(*args, dHs=dHs).items()}
+        out["dX"][1:] += 0.5
+        return out
+
+    msg = _message(checks.check_lstm_backward, fn, "dX")
+    assert "first at step t = 2 (the gradient of x_2, dX[1])" in msg
+
+
+def test_counted_lists_are_numbered_from_one():
+    """A list of losses, one per epoch: is losses[2] "epoch 3"?"""
+    got = np.array([1.0, 2.0, 3.5])
+    with pytest.raises(AssertionError, match=r"first at epoch 3 \(losses\[2\]\)"):
+        checks.check_array("losses", got, np.array([1.0, 2.0, 3.0]), time_axis=True,
+                           at=checks.at_count("epoch", "losses"))
 
 
 # ---------------------------------------------------------------- named mistakes
@@ -366,7 +405,8 @@ def test_rnn_backward_without_dh_next_is_named():
 
 def test_rnn_backward_tanh_derivative_at_the_wrong_state_is_named():
     fn = _grad_fn(ref.rnn_steps, checks._RNN_KEYS, tanh_grad_at_prev=True)
-    assert "tanh' taken at the wrong state" in _message(checks.check_rnn_backward, fn, "dX")
+    msg = _message(checks.check_rnn_backward, fn, "dX")
+    assert "tanh' taken at the previous step's state" in msg
 
 
 def test_lstm_backward_without_dc_next_is_named():
@@ -508,3 +548,11 @@ def test_step_result_without_a_key_is_reported():
         return g
     msg = _message(checks.check_lstm_step_backward, no_dc_prev, "dc_prev")
     assert "no key 'dc_prev'" in msg
+
+
+def test_a_time_axis_without_an_array_name_counts_steps_from_one():
+    """A hand case named "Hs for T=5, ...": is its index 2 step t = 3, without the name
+    pasted before [2]?"""
+    with pytest.raises(AssertionError, match=r"first at step t = 3 \(index 2\)"):
+        checks.check_array("Hs for T=3", np.array([0.0, 0.0, 1.0]), np.zeros(3),
+                           time_axis=True)

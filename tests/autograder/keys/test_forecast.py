@@ -259,3 +259,43 @@ def test_forecast_that_changes_history_in_place_loses_only_the_in_place_test():
     F.check_forecast(forecast)
     with pytest.raises(AssertionError, match="forecast changed its argument history in place"):
         checks.check_arguments_unchanged(F.check_forecast, forecast)
+
+
+# -- the held-out tiers name the part that fails its own tests ----------------------------------
+
+def _forecast_without_state(model, history, steps):
+    """A forecast that feeds each prediction back without the state (a bug in forecast)."""
+    return F.forecast_reference(model, history, steps, carry_state=False)
+
+
+@pytest.mark.slow
+def test_a_held_out_tier_blames_forecast_not_training_for_a_bug_in_forecast():
+    """Right windows, model and training, and a forecast that drops the state: does the
+    failing tier name forecast, and not send the learner to the training?"""
+    fns = (_make_windows, Forecaster, train, _forecast_without_state)
+    with pytest.raises(AssertionError) as err:
+        F.check_beats_seasonal(*fns, n_epochs=2, hidden=4)
+    msg = str(err.value)
+    assert "your forecast fails its own tests: fix it first" in msg
+    assert "training" not in msg and msg.count("\n") <= 2
+
+
+@pytest.mark.slow
+def test_a_held_out_tier_names_no_part_when_every_part_passes_its_own_tests():
+    fns = (_make_windows, Forecaster, train, F.forecast_reference)
+    with pytest.raises(AssertionError) as err:
+        F.check_beats_seasonal(*fns, n_epochs=2, hidden=4)
+    assert "fails its own tests" not in str(err.value)
+    assert "look at the training" in str(err.value)
+
+
+def test_a_wrong_forecast_value_is_named_by_its_step_counted_from_one():
+    """The third forecast value wrong: does the message say forecast step k = 3, the
+    notebook's d_{T+3}, and not index 2 read as a step?"""
+    def forecast(model, history, steps):
+        out = F.forecast_reference(model, history, steps)
+        out[2:] += 1.0
+        return out
+
+    with pytest.raises(AssertionError, match=r"first at forecast step k = 3 \(index 2\)"):
+        F.check_forecast(forecast)
