@@ -73,7 +73,7 @@ def timed(label: str, what: Callable[[], str]) -> float:
     t0 = time.perf_counter()
     said = what()
     seconds = time.perf_counter() - t0
-    print(f"{label:<32} {seconds:7.1f} s   {said}", flush=True)
+    print(f"{label:<32} {seconds:8.2f} s   {said}", flush=True)
     return seconds
 
 
@@ -142,7 +142,7 @@ def main() -> None:
         page: list[Path] = []
         total += timed("report", lambda: str(page.append(report(course, args.assignment))
                                               or page[0].name))
-        print(f"{'the term, in all':<32} {total:7.1f} s   load average after: "
+        print(f"{'the term, in all':<32} {total:8.2f} s   load average after: "
               f"{os.getloadavg()[0]:.1f}")
         if args.screenshot:
             screenshot(page[0], args.screenshot)
