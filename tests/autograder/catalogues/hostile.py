@@ -7,6 +7,11 @@ says what grading must give: the score (None: any), whether it is flagged for re
 either), a lower-case phrase the report must contain, and phrases it must never contain (a
 hidden case's inputs). Each case would score more, leak a
 hidden test, touch the host or stop the run without the defence it names in ``defence``.
+
+An attack that gains nothing scores what any wrong answer scores: each function that returns
+without changing its arguments passes its own in-place test (``*_leaves_arguments_unchanged``,
+1 point each), since values are graded apart from in-place changes; so 2 when both functions
+return, 1 when one of them raises or is stopped.
 """
 
 from __future__ import annotations
@@ -111,36 +116,36 @@ ATTACKS: list[Attack] = [
     # -- names the tests call ----------------------------------------------------------------
     Attack("defines_check_helpers", "names", answers(extra=(
         "def check_rnn_forward(*a, **k):\n    pass\n\n\ndef check_rnn_cell_forward(*a, **k):\n"
-        "    pass\n\n\ncheck_array = lambda *a, **k: None\n\n\n")), 0, False, "differs from",
+        "    pass\n\n\ncheck_array = lambda *a, **k: None\n\n\n")), 2, False, "differs from",
         "tests run in the grader's namespace, not the kernel's"),
     Attack("replaces_assertion_error", "names", answers(extra=(
         "import builtins\nbuiltins.AssertionError = type('Quiet', (BaseException,), {})\n"
-        "AssertionError = builtins.AssertionError\n\n\n")), 0, False, "differs from",
+        "AssertionError = builtins.AssertionError\n\n\n")), 2, False, "differs from",
         "builtins of the kernel are not the grader's"),
     Attack("shadows_numpy", "names", answers(extra=(
         "class _Yes:\n    def __getattr__(self, name):\n        return lambda *a, **k: True\n\n\n"
-        "np = _Yes()\n")), 0, False, "return a numpy array", "tests use the grader's numpy"),
+        "np = _Yes()\n")), 2, False, "return a numpy array", "tests use the grader's numpy"),
     # -- reaching the reference ---------------------------------------------------------------
     Attack("imports_the_reference", "reference", answers(extra=(
-        "from autograder.keys import reference\n\n\n")), 0, False,
+        "from autograder.keys import reference\n\n\n")), 1, False,
         "no module named 'autograder'", "the grader's package is not in the sandbox"),
     Attack("imports_by_split_string", "reference", answers(
         "def rnn_cell_forward(x, h_prev, W_xh, W_hh, b_h):\n"
         "    t = __import__('to' + 'rch')\n"
         "    return t.tanh(t.tensor(x @ W_xh + h_prev @ W_hh + b_h)).numpy()\n"),
-        0, False, "write this part with", "torch is not on disk in a NumPy sandbox"),
+        1, False, "write this part with", "torch is not on disk in a NumPy sandbox"),
     Attack("computes_with_torch", "reference", answers(
         "import torch\n\n\ndef rnn_cell_forward(x, h_prev, W_xh, W_hh, b_h):\n"
         "    return torch.tanh(torch.tensor(x @ W_xh + h_prev @ W_hh + b_h)).numpy()\n"),
-        0, False, "no module named 'torch'", "torch is not on disk in a NumPy sandbox"),
+        1, False, "no module named 'torch'", "torch is not on disk in a NumPy sandbox"),
     Attack("reaches_helper_globals", "reference", answers(
         "def rnn_cell_forward(*args):\n"
         "    return check_rnn_cell_forward.__globals__['ref'].rnn_cell(*args)\n"),
-        0, False, "nameerror", "no test helper exists in the kernel"),
+        1, False, "nameerror", "no test helper exists in the kernel"),
     Attack("searches_the_heap", "reference", answers(
         "import gc\n\n\ndef rnn_cell_forward(*args):\n"
         "    refs = [o for o in gc.get_objects() if getattr(o, '__name__', '') == 'rnn_cell']\n"
-        "    return refs[0](*args)\n"), 0, False, "indexerror",
+        "    return refs[0](*args)\n"), 1, False, "indexerror",
         "no reference object exists in the kernel"),
     Attack("plants_a_package_in_the_working_folder", "reference", answers(extra=(
         "import os\nos.makedirs('autograder/keys', exist_ok=True)\n"
@@ -148,36 +153,36 @@ ATTACKS: list[Attack] = [
         "    open(f, 'w').close()\n"
         "open('autograder/keys/checks.py', 'w').write('def check_array(*a, **k):\\n    pass\\n"
         "def check_rnn_forward(*a, **k):\\n    pass\\ndef check_rnn_cell_forward(*a, **k):\\n"
-        "    pass\\n')\n\n\n")), 0, False, "differs from",
+        "    pass\\n')\n\n\n")), 2, False, "differs from",
         "the grader imports its own package; the kernel's folder is a private tmpfs"),
     Attack("uses_pandas", "reference", answers(
         "def rnn_cell_forward(x, h_prev, W_xh, W_hh, b_h):\n"
-        "    import pandas\n    return pandas.DataFrame(x).to_numpy()\n"), 0, False,
+        "    import pandas\n    return pandas.DataFrame(x).to_numpy()\n"), 1, False,
         "no module named 'pandas'", "packages by allow-list"),
     Attack("reads_the_solutions", "reference", answers(
         "import os\n\n\ndef rnn_cell_forward(*args):\n"
         f"    paths = [p for p in ({str(ROOT / 'solutions')!r}, '../../../../solutions')\n"
         "             if os.path.exists(p)]\n"
-        "    return paths[0]\n"), 0, False, "indexerror", "the course is not in the sandbox"),
+        "    return paths[0]\n"), 1, False, "indexerror", "the course is not in the sandbox"),
     # -- lying arrays --------------------------------------------------------------------------
     Attack("ndarray_subclass_says_allclose", "lying-array", answers(
         "class Liar(np.ndarray):\n"
         "    def __array_function__(self, func, types, args, kwargs):\n        return True\n"
         "    def __eq__(self, other):\n        return True\n\n\n"
         "def rnn_cell_forward(x, h_prev, W_xh, W_hh, b_h):\n"
-        "    return np.zeros((x.shape[0], W_hh.shape[0])).view(Liar)\n"), 0, False,
+        "    return np.zeros((x.shape[0], W_hh.shape[0])).view(Liar)\n"), 2, False,
         "differs from", "results become exact ndarrays on the grader's side"),
     Attack("object_array", "lying-array", answers(
         "def rnn_cell_forward(x, h_prev, W_xh, W_hh, b_h):\n"
-        "    return np.array([object()] * 3, dtype=object)\n"), 0, False,
+        "    return np.array([object()] * 3, dtype=object)\n"), 2, False,
         "return a numpy array", "only numeric dtypes cross as data; the rest stays behind"),
     Attack("class_spoofing_object", "lying-array", answers(
         "class Spoof:\n    __class__ = property(lambda self: np.ndarray)\n"
         "    def __eq__(self, other):\n        return True\n\n\n"
-        "def rnn_cell_forward(*args):\n    return Spoof()\n"), 0, False, "",
+        "def rnn_cell_forward(*args):\n    return Spoof()\n"), 1, False, "",
         "values are rebuilt from bytes, never from the learner's object"),
     Attack("returns_a_callable", "lying-array", answers(
-        "def rnn_cell_forward(*args):\n    return lambda *a: True\n"), 0, False,
+        "def rnn_cell_forward(*args):\n    return lambda *a: True\n"), 2, False,
         "return a numpy array", "objects stay in the kernel as handles"),
     Attack("float32_result", "lying-array", answers(
         "def rnn_cell_forward(x, h_prev, W_xh, W_hh, b_h):\n"
@@ -193,13 +198,13 @@ ATTACKS: list[Attack] = [
         "def rnn_cell_forward(x, h_prev, W_xh, W_hh, b_h):\n"
         "    real = np.allclose\n    np.allclose = lambda *a, **k: True\n"
         "    try:\n        return np.zeros((x.shape[0], W_hh.shape[0]))\n"
-        "    finally:\n        np.allclose = real\n"), 0, False, "differs from",
+        "    finally:\n        np.allclose = real\n"), 2, False, "differs from",
         "comparisons run in the grader"),
     Attack("patch_under_numpy_file_name", "patch", answers(extra=(
         "exec(compile('np.testing.assert_allclose = lambda *a, **k: None\\n'\n"
         "             'np.allclose = lambda *a, **k: True',\n"
         "             np.__file__.replace('__init__', 'testing/__init__'), 'exec'))\n\n\n")),
-        0, False, "differs from", "comparisons run in the grader"),
+        2, False, "differs from", "comparisons run in the grader"),
     Attack("blinds_json", "patch", answers(CELL_OK, SEQ_OK, (
         "import json\njson.dumps = lambda *a, **k: '[]'\n\n\n")), 0, None, "",
         "the grader validates every answer, and stops a kernel that breaks the protocol"),
@@ -217,32 +222,32 @@ ATTACKS: list[Attack] = [
     Attack("ast_transformer_drops_asserts", "ipython", answers(extra=(
         "import ast\nclass NoAsserts(ast.NodeTransformer):\n"
         "    def visit_Assert(self, node):\n        return ast.Pass()\n"
-        "get_ipython().ast_transformers.append(NoAsserts())\n\n\n")), 0, False, "differs from",
+        "get_ipython().ast_transformers.append(NoAsserts())\n\n\n")), 2, False, "differs from",
         "test cells never enter the kernel"),
     Attack("pre_run_cell_hook", "ipython", answers(extra=(
         "def hook(info):\n    info.raw_cell = 'pass'\n"
         "get_ipython().events.register('pre_run_cell', hook)\n"
         "get_ipython().events.register('post_run_cell', lambda r: print('All tests passed'))\n"
-        "\n\n")), 0, False, "differs from", "test cells never enter the kernel"),
+        "\n\n")), 2, False, "differs from", "test cells never enter the kernel"),
     Attack("traceback_display_off", "ipython", answers(extra=(
         "get_ipython().showtraceback = lambda *a, **k: None\n"
         "get_ipython().set_custom_exc((Exception,), lambda *a, **k: None)\n\n\n")),
-        0, False, "differs from", "test outcomes are decided in the grader"),
+        2, False, "differs from", "test outcomes are decided in the grader"),
     # -- leaks ---------------------------------------------------------------------------------
     Attack("exception_quotes_the_callers", "leak", answers(
         "import inspect, sys\n\n\ndef rnn_cell_forward(*args):\n"
         "    text = []\n    for f in inspect.stack():\n"
         "        try:\n            text.append(inspect.getsource(f.frame))\n"
         "        except (OSError, TypeError):\n            text.append(str(f.code_context))\n"
-        "    raise RuntimeError('\\n'.join(text))\n"), 0, False, "runtimeerror",
+        "    raise RuntimeError('\\n'.join(text))\n"), 1, False, "runtimeerror",
         "the kernel holds no test source; messages are capped"),
     Attack("exception_quotes_the_history", "leak", answers(
         "def rnn_cell_forward(*args):\n"
         "    ns = get_ipython().user_ns\n"
-        "    raise RuntimeError(repr(ns.get('In')) + repr(ns.get('_ih')))\n"), 0, False,
+        "    raise RuntimeError(repr(ns.get('In')) + repr(ns.get('_ih')))\n"), 1, False,
         "runtimeerror", "the kernel never receives a test cell"),
     Attack("huge_error_message", "leak", answers(  # under the message limit, twice over
-        "def rnn_cell_forward(*args):\n    raise ValueError('x' * 5_000_000)\n"), 0, False,
+        "def rnn_cell_forward(*args):\n    raise ValueError('x' * 5_000_000)\n"), 1, False,
         "more characters", "messages are capped"),
     Attack("error_over_the_message_limit", "channels", answers(
         "def rnn_cell_forward(*args):\n    raise ValueError('x' * 20_000_000)\n"), 0, True,
@@ -255,14 +260,14 @@ ATTACKS: list[Attack] = [
         "of the two stops it first depends on the machine's load)"),
     Attack("exception_str_raises", "leak", answers(
         "class Broken(Exception):\n    def __str__(self):\n        raise RuntimeError()\n\n\n"
-        "def rnn_cell_forward(*args):\n    raise Broken()\n"), 0, False,
+        "def rnn_cell_forward(*args):\n    raise Broken()\n"), 1, False,
         "could not be read", "the kernel's answer is data; a bad message is replaced"),
     # -- symlinks (the grade catalogue checks the host side too) -------------------------------
     Attack("links_the_host_into_its_folder", "symlink", answers(extra=(
         "import os\nfor target, name in [('/etc/passwd', 'rnn_forward.ipynb'),\n"
         "                     ('../../../../solutions', 'solutions'), ('/', 'root')]:\n"
         "    try:\n        os.symlink(target, name)\n    except OSError:\n        pass\n\n\n")),
-        0, False, "differs from", "the working folder is a tmpfs inside the sandbox"),
+        2, False, "differs from", "the working folder is a tmpfs inside the sandbox"),
     # -- resources -----------------------------------------------------------------------------
     # Six children of 450 MB each (the limit is 2048 MB over all processes); the cell goes on
     # only when each child has allocated or died, so the outcome does not depend on how fast a
@@ -279,22 +284,22 @@ ATTACKS: list[Attack] = [
     Attack("fills_tmp", "resources", answers(
         "def rnn_cell_forward(*args):\n"
         "    with open('/tmp/fill', 'wb') as f:\n"
-        "        for _ in range(1024):\n            f.write(b'x' * 2**20)\n"), 0, False,
+        "        for _ in range(1024):\n            f.write(b'x' * 2**20)\n"), 1, False,
         "no space left on device", "/tmp is a size-limited tmpfs"),
     Attack("fills_the_working_folder", "resources", answers(
         "def rnn_cell_forward(*args):\n"
         "    with open('fill', 'wb') as f:\n"
-        "        for _ in range(1024):\n            f.write(b'x' * 2**20)\n"), 0, False,
+        "        for _ in range(1024):\n            f.write(b'x' * 2**20)\n"), 1, False,
         "no space left on device", "the working folder is a size-limited tmpfs"),
     Attack("fork_bomb", "resources", answers(extra=(
         "import os\ntry:\n    while True:\n        if os.fork() == 0:\n"
         "            import time\n            time.sleep(60)\n            os._exit(0)\n"
-        "except OSError:\n    pass\n\n\n")), 0, True, "process limit",
+        "except OSError:\n    pass\n\n\n")), 2, True, "process limit",
         "one control group per submission"),
     Attack("thread_bomb", "resources", answers(extra=(
         "import threading, time\ntry:\n    for _ in range(10_000):\n"
         "        threading.Thread(target=time.sleep, args=(60,), daemon=True).start()\n"
-        "except RuntimeError:\n    pass\n\n\n")), 0, True, "process limit",
+        "except RuntimeError:\n    pass\n\n\n")), 2, True, "process limit",
         "threads count against the process limit"),
     Attack("burns_cpu_in_children", "resources", answers(
         CELL_OK + "\n\nimport time\ntime.sleep(8)\n", SEQ_OK + "\n\nimport time\ntime.sleep(8)\n",
@@ -302,13 +307,13 @@ ATTACKS: list[Attack] = [
         "            pass\n\n\n"), None, True, "cpu time",
         "CPU time is counted over the whole group"),
     Attack("sleeps_past_the_limit", "resources", answers(
-        "import time\n\n\ndef rnn_cell_forward(*args):\n    time.sleep(1000)\n"), 0, True,
+        "import time\n\n\ndef rnn_cell_forward(*args):\n    time.sleep(1000)\n"), 1, True,
         "celltimeouterror", "each call has the cell's time limit"),
     Attack("huge_result", "resources", answers(
-        "def rnn_cell_forward(*args):\n    return np.zeros(60_000_000)\n"), 0, None,
+        "def rnn_cell_forward(*args):\n    return np.zeros(60_000_000)\n"), 1, None,
         "resulttoolarge", "said by the kernel; larger messages are dropped by our sockets"),
     Attack("asks_for_input", "resources", answers(
-        "def rnn_cell_forward(*args):\n    return input('the answer?')\n"), 0, False,
+        "def rnn_cell_forward(*args):\n    return input('the answer?')\n"), 1, False,
         "stdin", "the kernel gets no input during a call"),
     # -- malformed files -----------------------------------------------------------------------
     Attack("grade_id_is_a_number", "malformed", raw(_set_meta("grade_id", 7)), 12, False,

@@ -123,11 +123,25 @@ def test_a_mutant_whose_isolating_tests_all_pass_is_graded_again_alone():
 
 
 def test_every_alternative_of_a_notebook_short_of_full_marks_is_graded_again_alone():
-    a, b = [next(v for v in ALTERNATIVES if v.assignment == "char_lm" and v.function == fn)
-            for fn in ("embed_forward", "sample_next")]
+    a, b = [next(v for v in ALTERNATIVES if v.assignment == "char_lm" and v.function == fn
+                 and not v.fails) for fn in ("embed_forward", "sample_next")]
     reach = reach_of_tests("char_lm")
     job = Job("char_lm", f"{a.id}+{b.id}", (a, b))
     tests = dict.fromkeys(reach, True)
     assert undecided(job, _result(tests), reach) == []
     tests["test_sample_next_greedy"] = False
+    assert undecided(job, _result(tests), reach) == [a, b]
+
+
+def test_alternatives_that_fail_only_the_tests_they_declare_are_decided():
+    """A shared notebook whose alternatives fail exactly the tests they declare (an in-place
+    change, say) is decided; one more failure sends them to be graded again alone."""
+    a = next(v for v in ALTERNATIVES if v.assignment == "char_lm" and v.fails)
+    b = next(v for v in ALTERNATIVES if v.assignment == "char_lm" and not v.fails
+             and v.function != a.function)
+    reach = reach_of_tests("char_lm")
+    job = Job("char_lm", f"{a.id}+{b.id}", (a, b))
+    tests = dict.fromkeys(reach, True) | dict.fromkeys(a.fails, False)
+    assert undecided(job, _result(tests), reach) == []
+    tests[next(t for t in reach if t not in a.fails)] = False
     assert undecided(job, _result(tests), reach) == [a, b]

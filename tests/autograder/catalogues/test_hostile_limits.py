@@ -28,7 +28,7 @@ from autograder.commands import score as scoring
 from autograder.commands.grade import grade
 from autograder.commands.release import generate
 from autograder.commands.score import exit_status, score_notebook
-from autograder.core import scheduler
+from autograder.core import worker
 from autograder.core.worker import Worker
 from autograder.runner import cgroups, leftovers
 from autograder.settings import Limits
@@ -68,7 +68,7 @@ def no_second_grading(monkeypatch):
         again.extend(s.student for s in subs)
         raise RuntimeError("graded again")
 
-    monkeypatch.setattr(scheduler, "autograde_batch", fallback)
+    monkeypatch.setattr(worker, "autograde_batch", fallback)  # grade_one's fallback
     return again
 
 
