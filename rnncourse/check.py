@@ -22,15 +22,28 @@ or download the notebook (File > Download > .ipynb) and check it from your own m
 ``python -m rnncourse.check NOTEBOOK``. Nothing is checked offline: the tests run on the
 service. Elsewhere (VS Code, a plain Python kernel), pass ``path=``.
 
+In the learners' edition of the course (``python -m autograder publish``), each test cell of
+an exercise keeps its docstring and runs that test on the service::
+
+    # the docstring of the test: what it checks
+    service_test("rnn_forward", "test_rnn_cell_forward_hand_case")
+
+:func:`service_test` sends the saved notebook once per version (the first test cell sends it,
+the others read the same result) and prints ``test_...: passed (1/1 points), checked on the
+saved version of 15:42``, or raises :class:`ServiceTestFailed` with the service's message for
+that test.
+
 This module uses the standard library only (urllib), so it runs wherever the notebook runs.
 The instructor's command ``python -m autograder score NB --remote URL`` uses it too.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
+import re
 import sys
 import time
 import urllib.error
@@ -49,6 +62,26 @@ MAX_WAIT = 30 * 60.0  # seconds to wait for one check before giving up
 
 class CheckError(Exception):
     """The check could not be made; the message says what to do next."""
+
+    def _render_traceback_(self) -> list[str]:
+        """What IPython shows for it: the message, not this module's frames."""
+        return [f"{type(self).__name__}: {self}"]
+
+
+class ServiceNotConfigured(CheckError):
+    """No grading service is configured (address or token)."""
+
+
+class ServiceTestFailed(AssertionError):
+    """A test failed on the service; the message is the service's message for that test."""
+
+    def __init__(self, message: str, detail: str) -> None:
+        super().__init__(message)
+        self.detail = detail  # which test, its points and the saved version checked
+
+    def _render_traceback_(self) -> list[str]:
+        """What IPython shows for it: the service's message and the detail, no frames."""
+        return [f"{type(self).__name__}: {self}", self.detail]
 
 
 # --------------------------------------------------------------------------------------------
@@ -73,11 +106,13 @@ def settings(url: str | None = None, token: str | None = None,
     url = url or os.environ.get("RNNCOURSE_SERVICE") or stored.get("service")
     token = token or os.environ.get("RNNCOURSE_TOKEN") or stored.get("token")
     if not url:
-        raise CheckError("no grading service given: pass url=..., or set RNNCOURSE_SERVICE, "
-                         f"or write {{\"service\": ..., \"token\": ...}} into {config}")
+        raise ServiceNotConfigured(
+            "no grading service given: pass url=..., or set RNNCOURSE_SERVICE, or write "
+            f"{{\"service\": ..., \"token\": ...}} into {config}")
     if not token:
-        raise CheckError("no token given: pass token=..., or set RNNCOURSE_TOKEN, or put "
-                         f"\"token\" into {config} (your instructor gives you your token)")
+        raise ServiceNotConfigured(
+            "no token given: pass token=..., or set RNNCOURSE_TOKEN, or put \"token\" into "
+            f"{config} (your instructor gives you your token)")
     token = str(token).strip()  # a token copied with its line's end (CSV, e-mail)
     if not token or not all("!" <= ch <= "~" for ch in token):
         raise CheckError("the token holds spaces or characters that are not plain text: copy "
@@ -293,6 +328,145 @@ def check(assignment: str | None = None, url: str | None = None, token: str | No
     result = wait_for(url, token, answer["id"], say=say)
     say(format_result(result))
     return result
+
+
+# --------------------------------------------------------------------------------------------
+# The test cells of the learners' edition
+# --------------------------------------------------------------------------------------------
+
+# A test's name is its nbgrader grade_id; an assignment's name is its folder under exercises/.
+TEST_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,99}")
+ASSIGNMENT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,99}")
+NOT_CONFIGURED = (
+    "the tests of this exercise run on your course's grading service, and none is configured "
+    "({why}). Set the environment variables RNNCOURSE_SERVICE (its address) and "
+    "RNNCOURSE_TOKEN (your token), or write {{\"service\": \"https://...\", \"token\": "
+    "\"...\"}} into ~/.rnncourse.json, with what your instructor gave you; then restart the "
+    "kernel and run the tests again. Studying on your own? In the course's open repository "
+    "(with solutions/), `python -m autograder score NOTEBOOK` checks a notebook offline.")
+
+# This kernel's checks, by (service, token, assignment, notebook digest): the check sent for
+# that version (its id, when the version was saved) and, once graded, its result.
+_SENT: dict[tuple[str, str, str, str], tuple[str | int, float]] = {}
+_RESULTS: dict[tuple[str, str, str, str], dict] = {}
+_NOTEBOOK: list[Path] = []  # the notebook given by use_notebook(), if any
+
+
+def use_notebook(path: str | Path) -> None:
+    """Tell the test cells which file this notebook is (Colab, VS Code: the kernel cannot
+    tell), e.g. ``use_notebook("/content/drive/MyDrive/Colab Notebooks/rnn_forward.ipynb")``."""
+    _NOTEBOOK[:] = [Path(path).expanduser()]
+
+
+def exact_name(value: object, form: re.Pattern, what: str) -> str:
+    """``value`` if it is a str of ``form`` (whole), else CheckError: a name goes into a URL
+    and is shown to the learner, so only the names the course itself uses pass."""
+    if not isinstance(value, str) or not form.fullmatch(value):
+        raise CheckError(f"{value!r} is not the name of {what} (letters, digits and _ only): "
+                         "the test cells of the exercise name their tests, don't edit them")
+    return value
+
+
+def notebook_digest(data: bytes) -> str:
+    """The sha256 of what grading reads of a notebook: each cell's type and source. Outputs
+    and metadata aside, since Jupyter's autosave rewrites them while the tests print: the
+    same work is one version. A file that is not a notebook: the sha256 of its bytes."""
+    try:
+        nb = json.loads(data.decode("utf-8"))
+        cells = [[c.get("cell_type"), c.get("source")] for c in nb["cells"]]
+    except (UnicodeDecodeError, ValueError, TypeError, KeyError, AttributeError):
+        return hashlib.sha256(data).hexdigest()
+    return hashlib.sha256(json.dumps(cells, sort_keys=True).encode()).hexdigest()
+
+
+def _this_notebook(path: str | Path | None, assignment: str) -> Path:
+    """``path``, else the one given by :func:`use_notebook`, else this kernel's notebook, else
+    ``<assignment>.ipynb`` in the working folder (nbgrader's Validate and ``nbconvert
+    --execute`` run the notebook in its folder without telling the kernel its name)."""
+    __tracebackhide__ = True
+    if path is not None:
+        return Path(path)
+    if _NOTEBOOK:
+        return _NOTEBOOK[0]
+    try:
+        return notebook_path()
+    except CheckError:
+        pass
+    in_folder = Path.cwd() / f"{assignment}.ipynb"
+    if in_folder.is_file():
+        return in_folder
+    raise CheckError(
+        "cannot tell which file this notebook is (Colab, VS Code or an older Jupyter): run "
+        "`from rnncourse.check import use_notebook; use_notebook(\"path/to/this.ipynb\")` "
+        "in a cell of your own, save, and run the tests again")
+
+
+def saved_result(assignment: str, url: str, token: str, path: Path,
+                 say: Callable[[str], None] = print) -> tuple[dict, float]:
+    """The service's result for the saved version of the notebook at ``path`` and when that
+    version was saved. Each version is sent once per kernel: a test cell interrupted while it
+    waits waits for the same check when run again. A result that is not graded (a failure of
+    the service) is not kept: the next test cell sends the version again."""
+    __tracebackhide__ = True
+    try:
+        data, saved = path.read_bytes(), path.stat().st_mtime
+    except OSError as err:
+        raise CheckError(f"cannot read {path}: {err.strerror}") from None
+    key = (url, token, assignment, notebook_digest(data))
+    if key not in _SENT:
+        say(f"sending {path.name} as saved at {time.strftime('%H:%M', time.localtime(saved))} "
+            "to the grading service (if you changed it since, save (Ctrl+S) and run the "
+            "tests again)")
+        _SENT[key] = (submit(url, token, assignment, data)["id"], saved)
+    check_id, saved = _SENT[key]
+    if key not in _RESULTS:
+        result = wait_for(url, token, check_id, say=say)
+        if result["status"] != "done" or not result["tests"]:
+            del _SENT[key]
+            return result, saved
+        _RESULTS[key] = result
+    return _RESULTS[key], saved
+
+
+def outcome_line(result: dict, name: str, saved: float) -> str:
+    """The line for test ``name`` of ``result`` when it passed; else ServiceTestFailed with
+    the service's message (CheckError when the result has no such test or was not graded)."""
+    __tracebackhide__ = True
+    when = time.strftime("%H:%M", time.localtime(saved))
+    if result["status"] != "done" or not result["tests"]:
+        raise CheckError(format_result(result).replace("\n", " "))
+    found = [t for t in result["tests"] if t["name"] == name]
+    if len(found) != 1:
+        raise CheckError(f"the service's result holds {len(found)} tests named {name}: is this "
+                         "notebook the exercise of your course's current release? Ask your "
+                         "instructor")
+    test = found[0]
+    points = f"{test['points']:g}/{test['max_points']:g} points"
+    if test["points"] >= test["max_points"]:
+        return f"{name}: passed ({points}), checked on the saved version of {when}"
+    raise ServiceTestFailed(
+        test.get("message") or f"{name} failed",
+        f"({name}: {points}, checked on the saved version of {when}: save (Ctrl+S) before "
+        "you run the tests again)")
+
+
+def service_test(assignment: str, name: str, *, path: str | Path | None = None,
+                 url: str | None = None, token: str | None = None,
+                 say: Callable[[str], None] = print) -> None:
+    """Run the test ``name`` of ``assignment`` on the course's grading service, on the saved
+    version of this notebook (sent once per version: the other test cells read the same
+    result). A passing test prints one line; a failing one raises ServiceTestFailed with the
+    service's message for it."""
+    __tracebackhide__ = True
+    assignment = exact_name(assignment, ASSIGNMENT_NAME, "an assignment")
+    name = exact_name(name, TEST_NAME, "a test")
+    try:
+        url, token = settings(url, token)
+    except ServiceNotConfigured as err:
+        raise ServiceNotConfigured(NOT_CONFIGURED.format(why=err)) from None
+    result, saved = saved_result(assignment, url, token,
+                                 _this_notebook(path, assignment), say)
+    say(outcome_line(result, name, saved))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -11,6 +11,7 @@ import json
 import subprocess
 import sys
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -298,3 +299,211 @@ def test_the_shell_command_prints_the_result_and_exits_0(service, notebook, monk
 def test_the_shell_command_says_an_error_in_one_line_and_exits_2(service, notebook, capsys):
     assert client.main([str(notebook)]) == 2
     assert capsys.readouterr().err.startswith("CheckError: no grading service given")
+
+
+# ---- service_test: the test cells of the learners' edition ------------------------------------
+
+@pytest.fixture(autouse=True)
+def fresh_kernel(monkeypatch):
+    """No result kept from another test (the cache lives as long as the kernel)."""
+    monkeypatch.setattr(client, "_RESULTS", {})
+    monkeypatch.setattr(client, "_SENT", {})
+    monkeypatch.setattr(client, "_NOTEBOOK", [])
+
+
+def run_test_cell(service, notebook, name: str, **kw) -> list[str]:
+    """Run ``service_test`` as a test cell of rnn_forward does; what it printed."""
+    said: list[str] = []
+    client.service_test("rnn_forward", name, url=service.url, token=TOKEN, path=notebook,
+                        say=said.append, **kw)
+    return said
+
+
+def posts(service) -> int:
+    return sum(1 for s in service.seen if s[0] == "POST")
+
+
+def saved_at(notebook: Path) -> str:
+    return time.strftime("%H:%M", time.localtime(notebook.stat().st_mtime))
+
+
+def test_a_passing_test_prints_one_line_naming_the_saved_version(service, notebook):
+    said = run_test_cell(service, notebook, "test_rnn_cell_forward_hand_case")
+    assert said[-1] == ("test_rnn_cell_forward_hand_case: passed (1/1 points), checked on the "
+                        f"saved version of {saved_at(notebook)}")
+    assert "3 ahead of you" in said  # the queue, as check() says it
+
+
+def test_a_failing_test_raises_the_services_message_for_it(service, notebook):
+    with pytest.raises(client.ServiceTestFailed) as err:
+        run_test_cell(service, notebook, "test_rnn_forward_matches_torch")
+    assert str(err.value) == "hidden case 2 of 3 failed: Hs differs"
+    assert isinstance(err.value, AssertionError)  # a failed test, for nbgrader's Validate
+
+
+def test_a_failure_shows_no_frame_of_the_package_in_ipython(service, notebook):
+    """IPython shows ``_render_traceback_`` instead of the frames: the message, the points,
+    the saved version, and nothing of rnncourse's internals."""
+    with pytest.raises(client.ServiceTestFailed) as err:
+        run_test_cell(service, notebook, "test_rnn_forward_matches_torch")
+    shown = err.value._render_traceback_()
+    assert shown == ["ServiceTestFailed: hidden case 2 of 3 failed: Hs differs",
+                     "(test_rnn_forward_matches_torch: 3/4 points, checked on the saved version "
+                     f"of {saved_at(notebook)}: save (Ctrl+S) before you run the tests again)"]
+
+
+def test_the_tests_of_one_saved_version_send_it_once(service, notebook):
+    run_test_cell(service, notebook, "test_rnn_cell_forward_hand_case")
+    with pytest.raises(client.ServiceTestFailed):
+        run_test_cell(service, notebook, "test_rnn_forward_matches_torch")
+    assert posts(service) == 1
+
+
+def test_a_new_saved_version_is_sent_again(service, notebook):
+    run_test_cell(service, notebook, "test_rnn_cell_forward_hand_case")
+    nb = json.loads(notebook.read_text())
+    nb["cells"].append({"cell_type": "code", "source": "h = 1", "metadata": {},
+                        "outputs": [], "execution_count": None})
+    notebook.write_text(json.dumps(nb))
+    service.seen.clear()
+    run_test_cell(service, notebook, "test_rnn_cell_forward_hand_case")
+    assert posts(service) == 1 and service.seen[0][3] == notebook.read_bytes()
+
+
+def test_an_autosave_that_only_adds_outputs_is_the_same_version(service, notebook):
+    """Jupyter's autosave writes the lines the tests print: not a new version to send."""
+    nb = {"cells": [{"cell_type": "code", "source": "h = 1", "metadata": {}, "outputs": [],
+                     "execution_count": None}], "metadata": {}, "nbformat": 4,
+          "nbformat_minor": 5}
+    notebook.write_text(json.dumps(nb))
+    run_test_cell(service, notebook, "test_rnn_cell_forward_hand_case")
+    nb["cells"][0]["outputs"] = [{"output_type": "stream", "name": "stdout", "text": "passed"}]
+    nb["cells"][0]["execution_count"] = 7
+    notebook.write_text(json.dumps(nb))
+    run_test_cell(service, notebook, "test_rnn_cell_forward_hand_case")
+    assert posts(service) == 1
+
+
+def test_a_test_interrupted_while_waiting_waits_for_the_same_check_when_run_again(
+        service, notebook, monkeypatch):
+    """The service takes one queued check per learner: sending the version again would be
+    refused until the first is graded."""
+    real_wait = client.wait_for
+
+    def interrupted(*args, **kw):
+        monkeypatch.setattr(client, "wait_for", real_wait)
+        raise KeyboardInterrupt  # the learner pressed Interrupt during the wait
+
+    monkeypatch.setattr(client, "wait_for", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run_test_cell(service, notebook, "test_rnn_cell_forward_hand_case")
+    said = run_test_cell(service, notebook, "test_rnn_cell_forward_hand_case")
+    assert said[-1].startswith("test_rnn_cell_forward_hand_case: passed")
+    assert posts(service) == 1
+
+
+def test_a_version_not_graded_is_sent_again_by_the_next_test(service, notebook):
+    """Not graded is a failure of the service, not a result of the notebook: try again."""
+    service.gets = [(200, {**done(), "status": "not graded", "tests": [], "score": None,
+                           "max_score": None, "flags": ["the grader ran out of memory"]}, {})]
+    with pytest.raises(client.CheckError, match="NOT GRADED"):
+        run_test_cell(service, notebook, "test_rnn_cell_forward_hand_case")
+    service.gets = [(200, done(), {})]
+    said = run_test_cell(service, notebook, "test_rnn_cell_forward_hand_case")
+    assert said[-1].startswith("test_rnn_cell_forward_hand_case: passed")
+    assert posts(service) == 2
+
+
+def test_without_a_service_one_message_says_how_to_configure_it(notebook):
+    with pytest.raises(client.ServiceNotConfigured) as err:
+        client.service_test("rnn_forward", "test_rnn_forward_hand_case", path=notebook)
+    message = str(err.value)
+    for advice in ("RNNCOURSE_SERVICE", "RNNCOURSE_TOKEN", "~/.rnncourse.json",
+                   "`python -m autograder score NOTEBOOK` checks a notebook offline"):
+        assert advice in message
+    assert err.value._render_traceback_() == [f"ServiceNotConfigured: {message}"]
+
+
+def test_without_a_token_the_same_message_says_so(service, notebook):
+    with pytest.raises(client.ServiceNotConfigured, match="no token given.*RNNCOURSE_SERVICE"):
+        client.service_test("rnn_forward", "test_rnn_forward_hand_case", url=service.url,
+                            path=notebook)
+    assert service.seen == []
+
+
+def test_without_a_session_the_test_asks_for_use_notebook(service, monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)  # no rnn_forward.ipynb here
+    with pytest.raises(client.CheckError, match=r"use_notebook\("):
+        client.service_test("rnn_forward", "test_rnn_forward_hand_case", url=service.url,
+                            token=TOKEN)
+
+
+def test_without_a_session_the_assignments_notebook_in_the_working_folder_is_sent(
+        service, notebook, monkeypatch):
+    """nbgrader's Validate runs the notebook in its folder, in a kernel with no session."""
+    monkeypatch.chdir(notebook.parent)
+    client.service_test("rnn_forward", "test_rnn_cell_forward_hand_case", url=service.url,
+                        token=TOKEN, say=lambda s: None)
+    assert service.seen[0][3] == notebook.read_bytes()
+
+
+def test_use_notebook_names_the_file_the_tests_send(service, notebook):
+    client.use_notebook(notebook)
+    client.service_test("rnn_forward", "test_rnn_cell_forward_hand_case", url=service.url,
+                        token=TOKEN, say=lambda s: None)
+    assert service.seen[0][3] == notebook.read_bytes()
+
+
+HOSTILE_NAMES = ["../rnn_forward", "rnn_forward/../../admin", "<b>x</b>", "x\ny",
+                 "x&assignment=other", "rnn forward", "", "a" * 101, "caf\u00e9", 3, None]
+
+
+@pytest.mark.parametrize("name", HOSTILE_NAMES)
+def test_a_test_name_that_is_not_a_plain_name_is_refused_before_sending(service, notebook,
+                                                                         name):
+    with pytest.raises(client.CheckError) as err:
+        run_test_cell(service, notebook, name)
+    assert str(err.value) == (f"{name!r} is not the name of a test (letters, digits and _ "
+                              "only): the test cells of the exercise name their tests, don't "
+                              "edit them")
+    assert service.seen == []
+
+
+@pytest.mark.parametrize("assignment", HOSTILE_NAMES)
+def test_an_assignment_name_that_is_not_a_plain_name_is_refused_before_sending(
+        service, notebook, assignment):
+    with pytest.raises(client.CheckError, match="is not the name of an assignment"):
+        client.service_test(assignment, "test_rnn_forward_hand_case", url=service.url,
+                            token=TOKEN, path=notebook)
+    assert service.seen == []
+
+
+@pytest.mark.parametrize("tests", [
+    ["test_rnn_forward_hand_case"],
+    [{"name": "test_rnn_forward_hand_case", "points": 1}],
+    [{"name": ["test_rnn_forward_hand_case"], "points": 1, "max_points": 1}],
+    [{"name": "test_rnn_forward_hand_case", "points": 1, "max_points": 1, "message": {"a": 1}}],
+    {"test_rnn_forward_hand_case": "passed"},
+])
+def test_a_result_of_an_unexpected_shape_is_refused(service, notebook, tests):
+    service.gets = [(200, {**done(), "tests": tests}, {})]
+    with pytest.raises(client.CheckError, match="not one a grading service sends"):
+        run_test_cell(service, notebook, "test_rnn_forward_hand_case")
+
+
+@pytest.mark.parametrize("count", [0, 2])
+def test_a_result_without_exactly_one_such_test_is_refused(service, notebook, count):
+    answer = done()
+    answer["tests"] = [{"name": "test_other", "points": 1, "max_points": 1, "message": ""}] + \
+        [{"name": "test_rnn_forward_hand_case", "points": 1, "max_points": 1,
+          "message": ""}] * count
+    service.gets = [(200, answer, {})]
+    with pytest.raises(client.CheckError, match=f"holds {count} tests named"):
+        run_test_cell(service, notebook, "test_rnn_forward_hand_case")
+
+
+def test_a_notebook_not_graded_raises_the_services_reason(service, notebook):
+    service.gets = [(200, {**done(), "status": "not graded", "tests": [], "score": None,
+                           "max_score": None, "flags": ["the grader ran out of memory"]}, {})]
+    with pytest.raises(client.CheckError, match="NOT GRADED: the grader ran out of memory"):
+        run_test_cell(service, notebook, "test_rnn_forward_hand_case")

@@ -26,9 +26,16 @@ Two defences, each enough alone for what it covers:
    holds a secret line (in any indentation, or inside a notebook's JSON), nothing is written
    at ``dest`` and :class:`LeakFound` names each one.
 
-The exercises the tree holds import ``autograder.keys.checks`` in their test-helper cell:
-in the learners' tree that import fails, and the learners check their work through the
-grading service (``rnncourse.check``). See the instructors' guide, "Running it for credit".
+The exercises' tests need the test helpers of ``autograder.keys``, which stay with the grader,
+so the learners' tree holds each exercise notebook rewritten (:func:`learners_notebook`): the
+test-helper cell imports ``service_test`` from ``rnncourse.check``, and each test cell keeps
+its docstring (what it checks) and runs that test on the course's grading service,
+``service_test("rnn_forward", "test_rnn_cell_forward_hand_case")``, which sends the saved
+notebook once per version and prints the test's result or raises with the service's message.
+The rewritten cells carry nbgrader's checksum of their new text (Validate does not call them
+changed); the service grades the learner's file with the source's test cells (the release's
+locked cells are put back before grading, and nbgrader puts back the hidden tests). The leak
+check reads the rewritten notebooks. See the instructors' guide, "Running it for credit".
 """
 
 from __future__ import annotations
@@ -45,6 +52,7 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from autograder.core.learners_notebook import NotPublishable, learners_notebook
 from autograder.errors import AutograderError
 from autograder.runner.hidetests import hidden_line_numbers
 
@@ -343,11 +351,17 @@ def learners_readme() -> str:
         "The book (`book/`), the assignments as you get them (`exercises/`) and the package\n"
         "every notebook imports (`rnncourse/`). `make book` creates `.venv` and builds the\n"
         "book into `_build/html/index.html`.\n\n"
-        "Your course runs a grading service: check a notebook with it from the notebook\n"
-        "itself, `from rnncourse.check import check; check()`, with the address and the token\n"
-        "your instructor gave you (the learners' guide, *How to check your work*). The tests\n"
-        "of the exercises run there; the test-helper cell of each exercise\n"
-        "(`from autograder.keys.checks import ...`) does not run here.\n")
+        "Your course runs a grading service, and the tests of the exercises run there: each\n"
+        "test cell sends the saved notebook (once per version) and shows its result. Set the\n"
+        "service's address and your token first (RNNCOURSE_SERVICE and RNNCOURSE_TOKEN, or\n"
+        "~/.rnncourse.json; the learners' guide, *How to check your work*). To see the whole\n"
+        "result at once: `from rnncourse.check import check; check()`.\n")
+
+
+def _assignment_of(rel: str) -> str:
+    """The assignment of the exercise notebook ``rel``: its folder under ``exercises/``."""
+    parts = rel.split("/")
+    return parts[1] if len(parts) > 2 else Path(rel).stem
 
 
 def _copy(src: Path, dst: Path) -> None:
@@ -389,6 +403,16 @@ def publish(root: Path, dest: Path) -> PublishReport:
                 report.left_out[rel] = "a symbolic link (only regular files are published)"
             elif not src.is_file():
                 report.left_out[rel] = "deleted in the working tree"
+            elif rel.startswith("exercises/") and rel.endswith(".ipynb"):
+                out = staging / rel
+                out.parent.mkdir(parents=True, exist_ok=True)
+                try:
+                    text = learners_notebook(src.read_text(encoding="utf-8"),
+                                             _assignment_of(rel), rel)
+                except NotPublishable as err:
+                    raise PublishRefused(str(err)) from None
+                out.write_text(text, encoding="utf-8")
+                report.published.append(rel)
             else:
                 _copy(src, staging / rel)
                 report.published.append(rel)

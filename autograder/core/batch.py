@@ -29,6 +29,7 @@ import nbformat
 from nbgrader.api import Gradebook, MissingEntry
 
 from autograder.core.course import ensure_bin_on_path, run_nbgrader, source_notebook
+from autograder.core.learners_notebook import published_sources
 from autograder.core.repair import RepairTimeout, repair
 from autograder.core.template import template_course
 from autograder.core.types import Result, Submission, TestResult
@@ -57,14 +58,16 @@ def _cells_by_grade_id(nb) -> dict:
 
 
 def prepare(sub: Submission, release, source, notebook_id: str,
-            limits: Limits) -> nbformat.NotebookNode:
-    """The notebook nbgrader will grade; records the repairs on ``sub``."""
+            limits: Limits, published: dict[str, str] | None = None) -> nbformat.NotebookNode:
+    """The notebook nbgrader will grade; records the repairs on ``sub``. ``published``: the
+    release's cells as the learners' tree holds them (``core.learners_notebook``)."""
     if sub.notebook is None:
         sub.repairs.append(f"{sub.problem}; graded as the blank release")
         return copy.deepcopy(release)
     try:
         nb, repairs = repair(sub.notebook, release, source,
-                             deadline=time.monotonic() + limits.repair_seconds)
+                             deadline=time.monotonic() + limits.repair_seconds,
+                             published=published)
     except RepairTimeout:
         sub.problem = (f"the notebook could not be put back in shape within "
                        f"{limits.repair_seconds} s")
@@ -139,8 +142,9 @@ def autograde_batch(root: Path, assignment: str, subs: list[Submission], workdir
     (course / "nbgrader_config.py").write_text(limits.nbgrader_config(course / "solutions"))
     release = nbformat.read(course / "exercises" / assignment / f"{notebook_id}.ipynb", 4)
     source = nbformat.read(source_path, 4)
+    published = published_sources(release, assignment)
     for sub in subs:
-        nb = prepare(sub, release, source, notebook_id, limits)
+        nb = prepare(sub, release, source, notebook_id, limits, published)
         folder = submitted_dir(course) / sub.student / assignment
         folder.mkdir(parents=True)
         nbformat.write(nb, folder / f"{notebook_id}.ipynb")

@@ -95,12 +95,15 @@ def _match(cells, release_cells, repairs, deadline: float) -> dict[int, int]:
 
 
 def repair(nb: nbformat.NotebookNode, release: nbformat.NotebookNode,
-           source: nbformat.NotebookNode | None = None, deadline: float = float("inf")
+           source: nbformat.NotebookNode | None = None, deadline: float = float("inf"),
+           published: dict[str, str] | None = None
            ) -> tuple[nbformat.NotebookNode, list[str]]:
     """The submission rebuilt on the release's cells, and the list of repairs made.
 
     ``source`` (the solution notebook) only serves to recognise an unedited test cell that
-    still holds its hidden tests, as the source itself does. Raises RepairTimeout after
+    still holds its hidden tests, as the source itself does; ``published`` (grade_id -> text,
+    ``core.learners_notebook.published_sources``) an unedited cell of a notebook from the
+    learners' tree, whose tests run on the grading service. Raises RepairTimeout after
     ``deadline`` (``time.monotonic()``).
     """
     repairs: list[str] = []
@@ -144,7 +147,8 @@ def repair(nb: nbformat.NotebookNode, release: nbformat.NotebookNode,
                                f"to {rcell.cell_type}")
             if meta.get("solution") and not meta.get("locked"):
                 fixed.source = cell.get("source", "")
-            elif cell.get("source", "") not in (rcell.source, originals.get(_gid(rcell))):
+            elif cell.get("source", "") not in (rcell.source, originals.get(_gid(rcell)),
+                                                (published or {}).get(_gid(rcell))):
                 kind = "test" if meta.get("grade") else "locked"
                 repairs.append(f"restored the edited {kind} cell {name!r} from the source")
         out.append(fixed)

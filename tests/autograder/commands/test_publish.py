@@ -7,6 +7,7 @@ through ``publish``'s own leak check, so a fault in that check does not hide a l
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import shutil
@@ -15,19 +16,25 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from nbgrader.utils import compute_checksum
+from nbgrader.validator import Validator
 
 from autograder.commands.publish import (
     PUBLIC_LINES,
     LeakFound,
     PublishRefused,
+    find_leaks,
     is_published,
     is_trivial,
     normalise,
     publish,
+    secret_lines,
     tracked_files,
 )
 from autograder.core.course import find_root
+from autograder.core.learners_notebook import NotPublishable, learners_notebook
 from autograder.runner.hidetests import hidden_line_numbers
+from tests.builders import grade_cell, notebook
 
 ROOT = find_root()
 TRACKED = tracked_files(ROOT)
@@ -141,13 +148,136 @@ def test_the_tree_holds_the_book_the_exercises_and_the_package(tree):
         assert (tree / rel).is_file(), rel
 
 
-def test_the_trees_exercises_equal_the_repositorys(tree):
-    """Are the learners' exercises, file by file, the release of the repository?"""
+def test_the_trees_exercises_are_the_repositorys_with_their_tests_on_the_service(tree):
+    """Are the learners' exercises, file by file, the release of the repository, each cell
+    as released but the ones that need the test helpers (the helper cell, the test cells and
+    a self-check that calls a helper)?"""
     ours = sorted(p for p in TRACKED if p.startswith("exercises/"))
     theirs = sorted(p.relative_to(tree).as_posix() for p in (tree / "exercises").rglob("*")
                     if p.is_file())
     assert theirs == ours
-    assert all((tree / p).read_bytes() == (ROOT / p).read_bytes() for p in ours)
+    for rel in ours:
+        if not rel.endswith(".ipynb"):
+            assert (tree / rel).read_bytes() == (ROOT / rel).read_bytes()
+            continue
+        released = nbformat.read(ROOT / rel, as_version=4)
+        published = nbformat.read(tree / rel, as_version=4)
+        assert len(published.cells) == len(released.cells)
+        for before, after in zip(released.cells, published.cells, strict=True):
+            if before.source != after.source:
+                assert before.metadata["nbgrader"]["locked"], rel
+                assert uses_helpers(before.source, helper_names(released)), rel
+            else:
+                assert after == before
+
+
+def helper_names(nb) -> set[str]:
+    """The names the notebook's cells import from autograder.keys."""
+    names = set()
+    for cell in nb.cells:
+        if cell.cell_type == "code" and "autograder.keys" in cell.source:
+            for node in ast.walk(ast.parse(cell.source)):
+                if isinstance(node, ast.ImportFrom):
+                    names |= {a.asname or a.name for a in node.names}
+    return names
+
+
+def uses_helpers(source: str, names: set[str]) -> bool:
+    """Does the code import autograder, or name one of ``names``?"""
+    tree = ast.parse(source)
+    return "autograder" in source or any(
+        isinstance(n, ast.Name) and n.id in names for n in ast.walk(tree))
+
+
+def exercise_notebooks(tree: Path) -> list[Path]:
+    return sorted((tree / "exercises").rglob("*.ipynb"))
+
+
+def test_no_cell_of_a_published_exercise_needs_the_test_helpers(tree):
+    """Run All in the learners' tree: does a cell import autograder or call a helper?"""
+    for path in exercise_notebooks(tree):
+        names = helper_names(nbformat.read(ROOT / path.relative_to(tree), as_version=4))
+        assert names, f"{path.name} imports no helper: this test would check nothing"
+        for cell in nbformat.read(path, as_version=4).cells:
+            if cell.cell_type == "code" and not cell.source.startswith("%"):
+                assert not uses_helpers(cell.source, names), (path.name, cell.source)
+
+
+def test_each_test_cell_keeps_its_docstring_and_runs_that_test_on_the_service(tree):
+    checked = 0
+    for path in exercise_notebooks(tree):
+        released = {c.metadata["nbgrader"]["grade_id"]: c for c in nbformat.read(
+            ROOT / path.relative_to(tree), as_version=4).cells if "nbgrader" in c.metadata}
+        for cell in nbformat.read(path, as_version=4).cells:
+            meta = cell.metadata.get("nbgrader", {})
+            if not (meta.get("grade") and not meta.get("solution")):
+                continue
+            before = ast.parse(released[meta["grade_id"]].source)
+            after = ast.parse(cell.source)
+            assert ast.get_docstring(after) == ast.get_docstring(before)
+            assert ast.get_docstring(after), meta["grade_id"]
+            assert cell.source.splitlines()[-1] == (
+                f'service_test("{path.parent.name}", "{meta["grade_id"]}")')
+            assert len(after.body) == 2
+            checked += 1
+    assert checked > 50
+
+
+def test_the_helper_cell_imports_service_test(tree):
+    for path in exercise_notebooks(tree):
+        helpers = [c for c in nbformat.read(path, as_version=4).cells
+                   if c.metadata.get("nbgrader", {}).get("grade_id") == "setup_checks"]
+        assert len(helpers) == 1
+        assert helpers[0].source.splitlines()[-1] == "from rnncourse.check import service_test"
+
+
+def test_every_locked_cell_carries_the_checksum_of_its_text(tree):
+    """nbgrader's Validate calls a locked cell whose checksum differs "changed": are the
+    rewritten cells' checksums those of their new text?"""
+    rewritten = 0
+    for path in exercise_notebooks(tree):
+        released = nbformat.read(ROOT / path.relative_to(tree), as_version=4)
+        published = nbformat.read(path, as_version=4).cells
+        for before, cell in zip(released.cells, published, strict=True):
+            meta = cell.metadata.get("nbgrader", {})
+            if meta.get("locked") or meta.get("grade"):
+                assert meta["checksum"] == compute_checksum(cell), meta["grade_id"]
+                rewritten += before.source != cell.source
+        assert Validator()._get_changed_cells(nbformat.read(path, as_version=4)) == []
+    assert rewritten > 50
+
+
+def test_the_published_tree_passes_publishs_own_leak_check(tree):
+    """The rewritten cells hold no secret, by publish's own rule."""
+    assert find_leaks(tree, secret_lines(ROOT, TRACKED)) == []
+
+
+def release_notebook(*cells) -> str:
+    """An exercise notebook of ``cells`` (nbgrader's test-cell builders)."""
+    return nbformat.writes(notebook(*cells))
+
+
+@pytest.mark.parametrize("grade_id", ['x", "y"); import os; ("', "../admin", "<b>t</b>",
+                                      "test one", "t\n"])
+def test_a_test_name_service_test_would_refuse_stops_publish(grade_id):
+    """The test's name goes into the code of the cell: only a plain name is written."""
+    text = release_notebook(grade_cell("assert True", grade_id, 1))
+    with pytest.raises(NotPublishable, match="has a name service_test does not take"):
+        learners_notebook(text, "add", "exercises/add/add.ipynb")
+
+
+@pytest.mark.parametrize("assignment", ['add"); import os; ("', "a b", "<i>add</i>"])
+def test_an_assignment_folder_service_test_would_refuse_stops_publish(assignment):
+    text = release_notebook(grade_cell("assert True", "test_add", 1))
+    with pytest.raises(NotPublishable, match="is not one service_test takes"):
+        learners_notebook(text, assignment, f"exercises/{assignment}/x.ipynb")
+
+
+def test_a_notebook_without_a_helper_cell_imports_service_test_in_each_test():
+    text = release_notebook(grade_cell('"""add adds."""\nassert add(1, 2) == 3', "test_add", 2))
+    cell = nbformat.reads(learners_notebook(text, "add"), as_version=4).cells[0]
+    assert cell.source == ('"""add adds."""\nfrom rnncourse.check import service_test\n'
+                           'service_test("add", "test_add")')
 
 
 def test_the_tree_holds_no_hidden_test_line(tree):
