@@ -31,14 +31,26 @@ other failure in a hidden case is reported by its kind alone.
 
 Tolerances: ``RTOL = 1e-6`` and ``ATOL = 1e-8`` in float64, far above the rounding differences
 between correct vectorisations and far below the effect of any real bug.
+
+In the learner's kernel (JupyterLab, Validate), importing this module installs two helpers in
+the IPython shell (:func:`report_passing_cells`): a test cell whose checks all pass prints one
+line, "✓ all 3 checks of this cell pass" (:class:`CellReport`), and a check's failure shows
+the test cell's line and the message, without the keys' frames (:func:`show_failure`; the
+checks' frames also set ``__tracebackhide__``). A visible hand-computed case wrapped in
+:class:`mistake_first` names the known mistake its function's test on random inputs would.
+The grader runs the test cells in its own process, which has no IPython shell: nothing is
+installed there.
 """
 
 from __future__ import annotations
 
 import contextvars
 import copy
+import functools
 import inspect
 import itertools
+import sys
+import types
 from collections.abc import Callable, Iterator, Mapping, Sequence
 
 import numpy as np
@@ -59,18 +71,23 @@ Mistakes = Mapping[str, object] | Callable[[], Mapping[str, object]]
 # Generic comparison
 # --------------------------------------------------------------------------------------------
 
-def failure(msg: str, summary: str | None = None) -> AssertionError:
+def failure(msg: str, summary: str | None = None, diagnosis: str | None = None
+            ) -> AssertionError:
     """A failed check: an ``AssertionError`` whose text is the full diagnostic, and whose
     ``summary`` attribute says what failed without any of the case's inputs (what a hidden
-    case's message may show; by default ``msg`` itself, which must then name none of them)."""
+    case's message may show; by default ``msg`` itself, which must then name none of them).
+    ``diagnosis``: the cause the message names (a known mistake, a callee to fix first), or
+    None when it says only what differs (see :class:`mistake_first`)."""
     err = AssertionError(msg)
     err.summary = msg if summary is None else summary
+    err.diagnosis = diagnosis
     return err
 
 
-def _fail(msg: str, summary: str | None = None):
+def _fail(msg: str, summary: str | None = None, diagnosis: str | None = None):
     """Fail a check (see :func:`failure`)."""
-    raise failure(msg, summary)
+    __tracebackhide__ = True
+    raise failure(msg, summary, diagnosis)
 
 
 class HiddenCase:
@@ -84,6 +101,7 @@ class HiddenCase:
         return self.params
 
     def __exit__(self, kind, err, tb) -> bool:
+        __tracebackhide__ = True
         if err is None or not isinstance(err, Exception):
             return False
         head = f"hidden case {self.number} of {self.count} failed"
@@ -115,6 +133,7 @@ def hidden_cases(cases: Sequence[tuple]) -> Iterator[HiddenCase]:
 
 def check_type(name: str, got) -> np.ndarray:
     """``got`` must be a NumPy float64 array (not a torch tensor, list or None)."""
+    __tracebackhide__ = True
     if isinstance(got, torch.Tensor):
         _fail(f"{name} is a torch.Tensor; return a NumPy array (compute with NumPy, "
               "or convert with .detach().numpy()).")
@@ -180,6 +199,7 @@ def check_array(name: str, got, expected: np.ndarray, *, time_axis: bool = False
     ``nonfinite``: where and why values are not finite, instead of the generic advice (e.g.
     :data:`OVERFLOW`).
     """
+    __tracebackhide__ = True
     got = check_type(name, got)
     expected = np.asarray(expected)
     if got.shape != expected.shape:
@@ -220,7 +240,7 @@ def check_array(name: str, got, expected: np.ndarray, *, time_axis: bool = False
     if mistake:
         msg += f"\nIt matches a known mistake: {mistake}."
         summary += f"\nIt matches a known mistake: {mistake}."
-    _fail(msg, summary)
+    _fail(msg, summary, diagnosis=mistake)
 
 
 _WATCH: contextvars.ContextVar[list | None] = contextvars.ContextVar("watch", default=None)
@@ -234,6 +254,7 @@ def call(fn: Callable, *args, shared: tuple[int, ...] = ()):
     own, :func:`check_arguments_unchanged`, which watches the calls made here. The arguments
     at the positions ``shared`` (a model the function uses, not data) are passed as they are.
     """
+    __tracebackhide__ = True
     copies = [a if i in shared else copy.deepcopy(a) for i, a in enumerate(args)]
     watching = _WATCH.get()
     try:
@@ -271,6 +292,7 @@ def check_arguments_unchanged(check: Callable, fn: Callable, *args, **kwargs) ->
     A wrong value does not fail this test (the value tests grade it), and an in-place change
     fails only this one: a test cell calls it as ``check_arguments_unchanged(check_lstm_step_
     backward, lstm_step_backward, "dx")``. An error raised by ``fn`` fails it, as any test."""
+    __tracebackhide__ = True
     calls: list[tuple[str, list[tuple[str, bool]], Exception | None]] = []
     token = _WATCH.set(calls)
     try:
@@ -315,6 +337,7 @@ class Callee:
 
     def fails(self) -> bool:
         """Whether the learner's callee fails its quick check (its own tests' property)."""
+        __tracebackhide__ = True
         if self.fn is None:
             return False
         if self._fails is None:
@@ -353,16 +376,65 @@ class callee_first:  # noqa: N801 (used as a context manager, like contextlib's)
         return None
 
     def __exit__(self, kind, err, tb) -> bool:
+        __tracebackhide__ = True
         if type(err) is not AssertionError or self.c is None or not self.c.fails():
             return False
         head = (f"your {self.c.name} fails its own tests: fix it first; this may be its "
                 "error.")
         summary = getattr(err, "summary", str(err))
-        raise failure(f"{head}\n{err}", f"{head}\n{summary}") from None
+        raise failure(f"{head}\n{err}", f"{head}\n{summary}",
+                      diagnosis=f"{self.c.name} fails its own tests") from None
+
+
+class mistake_first:  # noqa: N801 (used as a context manager, like contextlib's)
+    """``with mistake_first(check_rnn_cell_forward, rnn_cell_forward):`` around a test's
+    hand-computed case: when a check inside fails without naming a cause, the thorough check
+    ``check(fn, *args, **kwargs)`` (the function's test on random inputs, which knows its
+    mistakes) runs, and when its failure names one (a known mistake, a callee to fix first),
+    that failure is raised instead: the first failing test of a function then says what its
+    later tests would, where Run All stops. A failure inside is a check's, or an ``assert``
+    written in the test itself. ``each``: run the check once per item (a key of a gradient's
+    dict, say) as its second argument, until one names a cause. Otherwise, and for an error
+    the learner's code raised (its own asserts too), the hand case's own failure stands."""
+
+    def __init__(self, check: Callable, fn: Callable, *args, each: Sequence = (),
+                 **kwargs) -> None:
+        self.check, self.fn, self.args, self.each, self.kwargs = check, fn, args, each, kwargs
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind, err, tb) -> bool:
+        __tracebackhide__ = True
+        if type(err) is not AssertionError or getattr(err, "diagnosis", None):
+            return False  # an error of the learner's code, or a diagnosis already
+        in_the_test = tb is not None and tb.tb_next is None  # an assert of the test itself
+        if not hasattr(err, "summary") and not in_the_test:
+            return False  # an assert of the learner's own code
+        better = self.diagnosed()
+        if better is not None:
+            raise better from None
+        return False
+
+    def diagnosed(self) -> AssertionError | None:
+        """The thorough check's failure that names a cause, if one does."""
+        __tracebackhide__ = True
+        calls = [(item, *self.args) for item in self.each] if self.each else [self.args]
+        for args in calls:
+            try:
+                self.check(self.fn, *args, **self.kwargs)
+            except AssertionError as err:
+                if getattr(err, "diagnosis", None) and hasattr(err, "summary"):
+                    return err
+            except Exception as err:  # noqa: BLE001  (the learner's code raised on it)
+                if getattr(err, "fatal", False):  # the kernel is gone: say that, not this
+                    raise
+        return None
 
 
 def unpack(name: str, got, n: int, names: str) -> tuple:
     """``got`` must be a tuple (or list) of ``n`` items, described by ``names``."""
+    __tracebackhide__ = True
     if not isinstance(got, tuple | list) or len(got) != n:
         kind = type(got).__name__ + (f" of length {len(got)}" if hasattr(got, "__len__") else "")
         _fail(f"{name} must return a tuple {names}; it returned a {kind}.",
@@ -441,6 +513,7 @@ def check_rnn_cell_forward(fn: Callable, B: int = 3, D: int = 4, H: int = 5, see
                            large: bool = False):
     """rnn_cell_forward(x, h_prev, W_xh, W_hh, b_h) against ``torch.nn.RNNCell`` (``large``:
     inputs whose pre-activations reach beyond ±800)."""
+    __tracebackhide__ = True
     a = enlarged(draw(seed, x=(B, D), h_prev=(B, H), W_xh=(D, H), W_hh=(H, H), b_h=(H,)), "x",
                  large)
     got = call(fn, a["x"], a["h_prev"], a["W_xh"], a["W_hh"], a["b_h"])
@@ -456,6 +529,7 @@ def check_rnn_forward(fn: Callable, T: int = 4, B: int = 3, D: int = 4, H: int =
     pre-activations reach beyond ±800). With ``cell`` (the learner's ``rnn_cell_forward``,
     which the notebook's ``rnn_forward`` calls), a failure names the cell first when it fails
     its own tests."""
+    __tracebackhide__ = True
     a = enlarged(draw(seed, X=(T, B, D), h0=(B, H), W_xh=(D, H), W_hh=(H, H), b_h=(H,)), "X",
                  large)
     got = call(fn, a["X"], a["h0"], a["W_xh"], a["W_hh"], a["b_h"])
@@ -514,6 +588,7 @@ def check_lstm_cell_forward(fn: Callable, B: int = 3, D: int = 4, H: int = 5, se
                             large: bool = False):
     """lstm_cell_forward(x, h_prev, c_prev, W_x, W_h, b) -> (h, c) against torch.nn.LSTMCell
     (``large``: inputs whose pre-activations reach beyond ±800)."""
+    __tracebackhide__ = True
     a = enlarged(draw(seed, x=(B, D), h_prev=(B, H), c_prev=(B, H), W_x=(D, 4 * H),
                       W_h=(H, 4 * H), b=(4 * H,)), "x", large)
     args = [a[k] for k in ("x", "h_prev", "c_prev", "W_x", "W_h", "b")]
@@ -540,6 +615,7 @@ def check_lstm_forward(fn: Callable, T: int = 4, B: int = 3, D: int = 4, H: int 
     """lstm_forward(X, h0, c0, W_x, W_h, b) -> (Hs, c_T) against ``torch.nn.LSTM``
     (``large``: inputs whose pre-activations reach beyond ±800). With ``cell`` (the learner's
     ``lstm_cell_forward``), a failure names the cell first when it fails its own tests."""
+    __tracebackhide__ = True
     a = enlarged(draw(seed, X=(T, B, D), h0=(B, H), c0=(B, H), W_x=(D, 4 * H),
                       W_h=(H, 4 * H), b=(4 * H,)), "X", large)
     args = [a[k] for k in ("X", "h0", "c0", "W_x", "W_h", "b")]
@@ -551,6 +627,7 @@ def check_lstm_forward(fn: Callable, T: int = 4, B: int = 3, D: int = 4, H: int 
 def _lstm_forward_values(out, a: Mapping[str, np.ndarray], args: list, T: int, B: int, H: int,
                          large: bool, blame: Callee) -> None:
     """lstm_forward's result ``out`` against torch.nn.LSTM (see :func:`check_lstm_forward`)."""
+    __tracebackhide__ = True
     Hs, cT = unpack("lstm_forward", out, 2, "(Hs, c_T)")
     eH, ec = ref.lstm(*args)
     variants = {}
@@ -610,6 +687,7 @@ def check_gru_cell_forward(fn: Callable, B: int = 3, D: int = 4, H: int = 5, see
                            large: bool = False):
     """gru_cell_forward(x, h_prev, W_x, W_h, b_x, b_h) against ``torch.nn.GRUCell``
     (``large``: inputs whose pre-activations reach beyond ±800)."""
+    __tracebackhide__ = True
     a = enlarged(draw(seed, x=(B, D), h_prev=(B, H), W_x=(D, 3 * H), W_h=(H, 3 * H),
                       b_x=(3 * H,), b_h=(3 * H,)), "x", large)
     args = [a[k] for k in ("x", "h_prev", "W_x", "W_h", "b_x", "b_h")]
@@ -624,6 +702,7 @@ def check_gru_forward(fn: Callable, T: int = 4, B: int = 3, D: int = 4, H: int =
     """gru_forward(X, h0, W_x, W_h, b_x, b_h) against ``torch.nn.GRU`` (``large``: inputs
     whose pre-activations reach beyond ±800). With ``cell`` (the learner's
     ``gru_cell_forward``), a failure names the cell first when it fails its own tests."""
+    __tracebackhide__ = True
     a = enlarged(draw(seed, X=(T, B, D), h0=(B, H), W_x=(D, 3 * H), W_h=(H, 3 * H),
                       b_x=(3 * H,), b_h=(3 * H,)), "X", large)
     args = [a[k] for k in ("X", "h0", "W_x", "W_h", "b_x", "b_h")]
@@ -643,6 +722,7 @@ def check_gru_forward(fn: Callable, T: int = 4, B: int = 3, D: int = 4, H: int =
 # --------------------------------------------------------------------------------------------
 
 def _grad_result(fname: str, out, keys: tuple[str, ...]) -> dict:
+    __tracebackhide__ = True
     if not isinstance(out, Mapping):
         _fail(f"{fname} must return a dict with keys {', '.join(keys)}; "
               f"it returned a {type(out).__name__}.")
@@ -670,6 +750,7 @@ def _check_grad(fname, key, out, expected, mistakes, T, B, reference="torch.auto
     """``out[key]`` against ``expected[key]``; with ``blame`` (the learner's callee), a
     failure names the callee first when it fails its own tests, and no mistake of the
     caller then (see :class:`Callee`)."""
+    __tracebackhide__ = True
     def table():
         t = {k: m[key] for k, m in mistakes().items() if key in m}
         t.update(_scaled(expected[key], key, T, B))
@@ -689,6 +770,7 @@ _RNN_KEYS = {"X": "dX", "h0": "dh0", "W_xh": "dW_xh", "W_hh": "dW_hh", "b_h": "d
 def check_rnn_backward(fn: Callable, key: str, T: int = 4, B: int = 3, D: int = 4,
                        H: int = 5, seed: int = 0):
     """``rnn_backward(...)[key]`` against torch.autograd through ``torch.nn.RNN``."""
+    __tracebackhide__ = True
     a = draw(seed, dHs=(T, B, H), X=(T, B, D), h0=(B, H), W_xh=(D, H), W_hh=(H, H),
              b_h=(H,))
     args = [a[k] for k in ("X", "h0", "W_xh", "W_hh", "b_h")]
@@ -719,6 +801,7 @@ def check_lstm_backward(fn: Callable, key: str, T: int = 4, B: int = 3, D: int =
     """``lstm_backward(...)[key]`` against torch.autograd through ``torch.nn.LSTM``. With
     ``step`` (the learner's ``lstm_step_backward``, which the notebook's ``lstm_backward``
     calls), a failure names ``lstm_step_backward`` first when it fails its own tests."""
+    __tracebackhide__ = True
     a = draw(seed, dHs=(T, B, H), X=(T, B, D), h0=(B, H), c0=(B, H), W_x=(D, 4 * H),
              W_h=(H, 4 * H), b=(4 * H,))
     args = [a[k] for k in ("X", "h0", "c0", "W_x", "W_h", "b")]
@@ -761,6 +844,7 @@ def check_gru_backward(fn: Callable, key: str, T: int = 4, B: int = 3, D: int = 
     """``gru_backward(...)[key]`` against torch.autograd through ``torch.nn.GRU``. With
     ``step`` (the learner's ``gru_step_backward``), a failure names it first when it fails
     its own tests."""
+    __tracebackhide__ = True
     a = draw(seed, dHs=(T, B, H), X=(T, B, D), h0=(B, H), W_x=(D, 3 * H), W_h=(H, 3 * H),
              b_x=(3 * H,), b_h=(3 * H,))
     args = [a[k] for k in ("X", "h0", "W_x", "W_h", "b_x", "b_h")]
@@ -792,11 +876,13 @@ def check_lstm_backward_hand_case(fn: Callable, step: Callable | None = None) ->
     case computed by hand (T = B = D = H = 1, zero weights: every gate is 1/2). With ``step``
     (the learner's ``lstm_step_backward``), a failure names the step first when it fails its
     own tests."""
+    __tracebackhide__ = True
     T, B, D, H = 3, 2, 4, 5
     keys = ("dX", "dh0", "dc0", "dW_x", "dW_h", "db")
     shapes = ((T, B, D), (B, H), (B, H), (D, 4 * H), (H, 4 * H), (4 * H,))
     c0 = 0.8
-    with callee_first(callee("lstm_step_backward", step, quick_lstm_step_backward)):
+    with (mistake_first(check_lstm_backward, fn, each=keys, step=step),
+          callee_first(callee("lstm_step_backward", step, quick_lstm_step_backward))):
         g = _grad_result("lstm_backward", call(
             fn, np.zeros((T, B, H)), np.ones((T, B, D)), np.ones((B, H)), np.ones((B, H)),
             np.ones((D, 4 * H)) / 10, np.ones((H, 4 * H)) / 10, np.zeros(4 * H)), keys)
@@ -814,10 +900,12 @@ def check_gru_backward_hand_case(fn: Callable, step: Callable | None = None) -> 
     case computed by hand (T = B = D = H = 1, zero weights: z = 1/2). With ``step`` (the
     learner's ``gru_step_backward``), a failure names the step first when it fails its own
     tests."""
+    __tracebackhide__ = True
     T, B, D, H = 3, 2, 4, 5
     keys = ("dX", "dh0", "dW_x", "dW_h", "db_x", "db_h")
     shapes = ((T, B, D), (B, H), (D, 3 * H), (H, 3 * H), (3 * H,), (3 * H,))
-    with callee_first(callee("gru_step_backward", step, quick_gru_step_backward)):
+    with (mistake_first(check_gru_backward, fn, each=keys, step=step),
+          callee_first(callee("gru_step_backward", step, quick_gru_step_backward))):
         g = _grad_result("gru_backward", call(
             fn, np.zeros((T, B, H)), np.ones((T, B, D)), np.ones((B, H)),
             np.ones((D, 3 * H)) / 10, np.ones((H, 3 * H)) / 10, np.zeros(3 * H),
@@ -863,6 +951,7 @@ def _check_step(fname: str, fn: Callable, key: str, args: list, cell: str, gates
                 B: int, D: int, H: int) -> None:
     """``fname(*args)[key]`` against torch.autograd through ``torch.nn.<cell>``; a wrong
     value is matched against ``step_grads``'s known mistakes and wrong gate orders."""
+    __tracebackhide__ = True
     out = call(fn, *args)
     _check_grad(fname, key, out, cell_grads(*args),
                 lambda: _step_mistakes(step_grads, args, gates, mistakes), None, B,
@@ -874,6 +963,7 @@ def check_lstm_step_backward(fn: Callable, key: str, B: int = 3, D: int = 4, H: 
                              seed: int = 0):
     """``lstm_step_backward(dh, dc, x, h_prev, c_prev, W_x, W_h, b)[key]`` against
     torch.autograd through ``torch.nn.LSTMCell`` (the loss is sum(dh * h) + sum(dc * c))."""
+    __tracebackhide__ = True
     a = draw(seed, dh=(B, H), dc=(B, H), x=(B, D), h_prev=(B, H), c_prev=(B, H),
              W_x=(D, 4 * H), W_h=(H, 4 * H), b=(4 * H,))
     args = [a[k] for k in ("dh", "dc", "x", "h_prev", "c_prev", "W_x", "W_h", "b")]
@@ -885,6 +975,7 @@ def check_gru_step_backward(fn: Callable, key: str, B: int = 3, D: int = 4, H: i
                             seed: int = 0):
     """``gru_step_backward(dh, x, h_prev, W_x, W_h, b_x, b_h)[key]`` against torch.autograd
     through ``torch.nn.GRUCell`` (the loss is sum(dh * h))."""
+    __tracebackhide__ = True
     a = draw(seed, dh=(B, H), x=(B, D), h_prev=(B, H), W_x=(D, 3 * H), W_h=(H, 3 * H),
              b_x=(3 * H,), b_h=(3 * H,))
     args = [a[k] for k in ("dh", "x", "h_prev", "W_x", "W_h", "b_x", "b_h")]
@@ -905,6 +996,7 @@ def random_grads(seed: int, scale: float) -> dict[str, np.ndarray]:
 
 def check_clip_grad_norm(fn: Callable, max_norm: float, seed: int = 0, scale: float = 1.0):
     """clip_grad_norm(grads, max_norm) against ``torch.nn.utils.clip_grad_norm_``."""
+    __tracebackhide__ = True
     grads = random_grads(seed, scale)
     out = unpack("clip_grad_norm", call(fn, grads, max_norm), 2, "(clipped_grads, total_norm)")
     clipped, total = out
@@ -925,7 +1017,8 @@ def check_clip_grad_norm(fn: Callable, max_norm: float, seed: int = 0, scale: fl
         looks = f"; it looks like {why}." if why else "."
         _fail(f"total_norm is {total:.6g}, expected {exp_total:.6g} (global L2 norm over all "
               "gradients)" + looks,
-              "total_norm differs from the global L2 norm over all gradients" + looks)
+              "total_norm differs from the global L2 norm over all gradients" + looks,
+              diagnosis=why)
     if not isinstance(clipped, Mapping) or set(clipped) != set(grads):
         _fail(f"clipped_grads must be a dict with the same keys as grads ({', '.join(grads)}).")
 
@@ -947,6 +1040,7 @@ def check_clip_grad_norm(fn: Callable, max_norm: float, seed: int = 0, scale: fl
 
 def check_numerical_gradient(fn: Callable, eps: float = 1e-5, seed: int = 0):
     """numerical_gradient(f, x, eps) on a smooth non-quadratic function of a 2-D array."""
+    __tracebackhide__ = True
     rng = np.random.default_rng(seed)
     A, C = rng.standard_normal((3, 4)), rng.standard_normal((3, 4))
     x = rng.standard_normal((3, 4))
@@ -978,29 +1072,148 @@ QUICK = {"B": 2, "D": 3, "H": 4, "seed": 11}
 
 def quick_lstm_step_backward(fn: Callable) -> None:
     """Every gradient of ``lstm_step_backward`` on one small case."""
+    __tracebackhide__ = True
     for key in LSTM_STEP_KEYS:
         check_lstm_step_backward(fn, key, **QUICK)
 
 
 def quick_gru_step_backward(fn: Callable) -> None:
     """Every gradient of ``gru_step_backward`` on one small case."""
+    __tracebackhide__ = True
     for key in GRU_STEP_KEYS:
         check_gru_step_backward(fn, key, **QUICK)
 
 
 def quick_rnn_cell_forward(fn: Callable) -> None:
     """``rnn_cell_forward`` on one small case, ordinary and large inputs."""
+    __tracebackhide__ = True
     for large in (False, True):
         check_rnn_cell_forward(fn, **QUICK, large=large)
 
 
 def quick_lstm_cell_forward(fn: Callable) -> None:
     """``lstm_cell_forward`` on one small case, ordinary and large inputs."""
+    __tracebackhide__ = True
     for large in (False, True):
         check_lstm_cell_forward(fn, **QUICK, large=large)
 
 
 def quick_gru_cell_forward(fn: Callable) -> None:
     """``gru_cell_forward`` on one small case, ordinary and large inputs."""
+    __tracebackhide__ = True
     for large in (False, True):
         check_gru_cell_forward(fn, **QUICK, large=large)
+
+
+# --------------------------------------------------------------------------------------------
+# In the learner's JupyterLab: a test cell that passes says so
+# --------------------------------------------------------------------------------------------
+
+def pass_line(n: int) -> str:
+    """What a test cell whose ``n`` checks all passed prints in the learner's kernel."""
+    return "✓ the check of this cell passes" if n == 1 else f"✓ all {n} checks of this cell pass"
+
+
+class CellReport:
+    """Counts the checks a cell runs and, after a cell that ran some and raised nothing,
+    prints :func:`pass_line` (a test cell that passes otherwise prints nothing).
+
+    A check counts when the cell's own code calls it: before each cell, every ``check_*``
+    function of ``autograder.keys`` the cell can name (those in the user namespace) is wrapped,
+    once, with a counter; a check another check calls (``check_arguments_unchanged`` calls
+    the value check it is given) is not counted again, and a failed check the cell catches
+    silences the line."""
+
+    def __init__(self, shell) -> None:
+        self.shell = shell
+        self.passed = self.failed = self.depth = 0
+
+    def pre_run_cell(self, info=None) -> None:
+        self.passed = self.failed = self.depth = 0
+        ns = self.shell.user_ns
+        for name, obj in list(ns.items()):
+            if (name.startswith("check_") and callable(obj)
+                    and str(getattr(obj, "__module__", "")).startswith("autograder.keys.")
+                    and not getattr(obj, "_rnncourse_counted", False)):
+                ns[name] = self.counted(obj)
+
+    def counted(self, check: Callable) -> Callable:
+        """``check``, counting its outermost calls."""
+        report = self
+
+        @functools.wraps(check)
+        def counted_check(*args, **kwargs):
+            __tracebackhide__ = True
+            report.depth += 1
+            try:
+                out = check(*args, **kwargs)
+            except BaseException:
+                if report.depth == 1:
+                    report.failed += 1
+                raise
+            finally:
+                report.depth -= 1
+            if report.depth == 0:
+                report.passed += 1
+            return out
+
+        counted_check._rnncourse_counted = True
+        return counted_check
+
+    def post_run_cell(self, result) -> None:
+        if getattr(result, "success", False) and self.passed and not self.failed:
+            print(pass_line(self.passed))
+
+
+def _outside_keys(tb: types.TracebackType | None) -> types.TracebackType | None:
+    """The traceback ``tb`` without the frames of ``autograder.keys``' modules (the cell's
+    frames and the learner's own stay)."""
+    kept = []
+    while tb is not None:
+        if not str(tb.tb_frame.f_globals.get("__name__", "")).startswith("autograder.keys"):
+            kept.append(tb)
+        tb = tb.tb_next
+    out = None
+    for entry in reversed(kept):
+        out = types.TracebackType(out, entry.tb_frame, entry.tb_lasti, entry.tb_lineno)
+    return out
+
+
+def show_failure(shell, etype, value, tb, tb_offset=None) -> list[str]:
+    """Show IPython's traceback of an ``AssertionError`` in a cell; for a check's failure
+    (made by :func:`failure`), without the keys' own frames: the test cell's line and the
+    message. (``__tracebackhide__`` hides all of them but the frame that raised, which
+    IPython always shows.)"""
+    if etype is AssertionError and hasattr(value, "summary"):
+        tb = _outside_keys(tb)
+        value = value.with_traceback(tb)
+    shell.showtraceback((etype, value, tb), tb_offset=tb_offset)
+    return []
+
+
+def report_passing_cells() -> CellReport | None:
+    """Install :class:`CellReport` and :func:`show_failure` in the running IPython shell
+    (the learner's kernel, where the test cells import this module), once; None where there
+    is none. The grader runs the test cells in its own process, which has no IPython shell:
+    nothing is installed there, and its outputs are what they were."""
+    ipython = sys.modules.get("IPython")  # never imported here: only a shell brings it
+    shell = ipython.get_ipython() if ipython is not None else None
+    if shell is None or not hasattr(shell, "events") or not hasattr(shell, "user_ns"):
+        return None
+    old = getattr(shell, "_rnncourse_cell_report", None)
+    if old is not None:  # this module imported again (autoreload, importlib.reload)
+        for event in ("pre_run_cell", "post_run_cell"):
+            try:
+                shell.events.unregister(event, getattr(old, event))
+            except ValueError:
+                pass
+    report = CellReport(shell)
+    shell.events.register("pre_run_cell", report.pre_run_cell)
+    shell.events.register("post_run_cell", report.post_run_cell)
+    shell._rnncourse_cell_report = report
+    if not getattr(shell, "custom_exceptions", ()):  # none of the learner's own
+        shell.set_custom_exc((AssertionError,), show_failure)
+    return report
+
+
+report_passing_cells()
