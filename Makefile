@@ -39,6 +39,9 @@ $(BIN)/python: requirements.txt requirements.lock pyproject.toml
 	  $(BIN)/pip install --quiet -r requirements.txt; \
 	fi
 	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
+	# The learner's JupyterLab: chapters open as notebooks, Validate only (rnncourse/lab.py;
+	# `make formgrader` turns the instructor's tools on).
+	$(BIN)/python -m rnncourse.lab setup
 	touch $(BIN)/python
 
 venv: $(BIN)/python
@@ -114,6 +117,7 @@ bench-cluster: venv
 # Manual grading: JupyterLab with nbgrader's formgrader (menu Nbgrader > Formgrader). nbgrader
 # runs `alembic` from PATH, hence the venv's bin folder first.
 formgrader: venv
+	$(BIN)/python -m rnncourse.lab setup --instructor
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/jupyter lab --no-browser --ServerApp.root_dir="$(CURDIR)"
 
 # Everything CI checks: the book is built as `make build` does (after `make book`, only what

@@ -36,6 +36,8 @@ def formgrader_server(course: Path, root_dir: Path) -> Iterator[tuple[str, str]]
         [str(bin_dir / "jupyter"), "server", "--no-browser", f"--ServerApp.root_dir={root_dir}",
          f"--ServerApp.port={port}", "--ServerApp.port_retries=0", "--ServerApp.ip=127.0.0.1",
          f"--IdentityProvider.token={token}",
+         # the course's environment turns formgrader off for learners (rnncourse.lab)
+         "--ServerApp.jpserver_extensions=nbgrader.server_extensions.formgrader=True",
          *(["--allow-root"] if os.geteuid() == 0 else [])],
         cwd=course, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     base = f"http://127.0.0.1:{port}"

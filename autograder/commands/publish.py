@@ -354,8 +354,8 @@ def learners_readme() -> str:
         "Your course runs a grading service, and the tests of the exercises run there: each\n"
         "test cell sends the saved notebook (once per version) and shows its result. Set the\n"
         "service's address and your token first (RNNCOURSE_SERVICE and RNNCOURSE_TOKEN, or\n"
-        "~/.rnncourse.json; the learners' guide, *How to check your work*). To see the whole\n"
-        "result at once: `from rnncourse.check import check; check()`.\n")
+        "~/.rnncourse.json; the learners' guide, *Checking your work before you submit*).\n"
+        "To see the whole result at once: `from rnncourse.check import check; check()`.\n")
 
 
 def _assignment_of(rel: str) -> str:

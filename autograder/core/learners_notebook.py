@@ -30,7 +30,7 @@ HELPER_CELL = (
     "# The course's tests run on your course's grading service: each test cell below sends the\n"
     "# saved version of this notebook (once per version: save first, Ctrl+S) and shows that\n"
     "# test's result. The service's address and your token: RNNCOURSE_SERVICE and\n"
-    "# RNNCOURSE_TOKEN, or ~/.rnncourse.json (the learners' guide, How to check your work).\n"
+    "# RNNCOURSE_TOKEN, or ~/.rnncourse.json (learners' guide: Checking your work).\n"
     f"{SERVICE_IMPORT}")
 SKIPPED_CELL = (
     "print(\"This self-check uses the course's test helpers, which stay with the grader: \"\n"
