@@ -70,6 +70,13 @@ def test_train_reference_equals_the_notebook_training(solution):
         np.testing.assert_allclose(mine[n], exp_params[n], rtol=1e-8, atol=1e-12)
 
 
+def test_chi2_survival_equals_scipy_stats():
+    from scipy.stats import chi2
+
+    for x, df in [(11.07, 5), (0.5, 1), (300.0, 20), (3.0, 30), (40.0, 23)]:
+        assert k.chi2_sf(x, df) == pytest.approx(chi2.sf(x, df), rel=1e-10, abs=1e-300)
+
+
 def test_validation_loss_equals_the_torch_cross_entropy():
     params = k.init_params(5, 3, 4, 1)
     ids = np.random.default_rng(1).integers(0, 5, size=41)
@@ -84,16 +91,24 @@ def test_validation_loss_equals_the_torch_cross_entropy():
     assert k.validation_loss(params, ids, 8) == pytest.approx(float(expected), rel=1e-12)
 
 
-def test_the_notebook_states_the_sizes_the_grader_trains_with():
+def test_the_notebook_demonstration_reads_the_text_and_parameters_the_grader_reads():
     ns = {"np": np}
     exec(_cell("char_lm_parameters"), ns)  # noqa: S102
-    stated = {"D": ns["D"], "H": ns["H"], "n_steps": ns["N_STEPS"], "seq_len": ns["SEQ_LEN"],
-              "batch_size": ns["BATCH_SIZE"], "lr": ns["LR"], "max_norm": ns["MAX_NORM"]}
-    assert stated == k.TRAINING
     assert (ns["VAL_PLAY"], ns["TRAIN_CHARS"], ns["VAL_CHARS"]) == (
         k.VAL_PLAY, k.TRAIN_CHARS, k.VAL_CHARS)
     for n, a in ns["init_params"](7, 3, 4, 0).items():
         np.testing.assert_array_equal(a, k.init_params(7, 3, 4, 0)[n])
+
+
+def test_the_learning_test_trains_a_smaller_model_than_the_demonstration():
+    """Does the last test train something else than the demonstration did just before it
+    (in JupyterLab the learner would otherwise wait for the same training twice)?"""
+    ns = {"np": np}
+    exec(_cell("char_lm_parameters"), ns)  # noqa: S102
+    test = _cell("test_train_char_lm_learns")
+    assert "check_char_lm_learns(" in test
+    assert "H=32" in test and "n_steps=200" in test
+    assert ns["H"] * ns["N_STEPS"] >= 4 * 32 * 200
 
 
 # ---------------------------------------------------------------- checks accept the solution
@@ -207,6 +222,17 @@ def test_temperature_zero_must_give_the_argmax():
             return np.argmax(logits / temperature + rng.gumbel(size=logits.shape), axis=-1)
 
     assert "temperature 0" in _message(k.check_sample_next_greedy, divide)
+
+
+def test_learning_check_passes_the_solution_and_fails_a_frozen_embedding(solution, capsys):
+    """The small model of the last test: the solution gets below the threshold (and the
+    message prints its loss); the embedding left untrained does not."""
+    k.check_char_lm_learns(solution["train_char_lm"], threshold=2.6)
+    assert "validation loss" in capsys.readouterr().out
+    ns = dict(solution)
+    exec(_cell("train_char_lm").replace('"E": embed_backward(g["dX"], inputs, V)',  # noqa: S102
+                                        '"E": np.zeros_like(params["E"])'), ns)
+    assert "above 2.6" in _message(k.check_char_lm_learns, ns["train_char_lm"], threshold=2.6)
 
 
 def test_training_without_clipping_is_named(solution):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 import torch
@@ -78,6 +80,74 @@ def test_reference_model_clears_the_seasonal_bar_with_margin_as_the_notebook_sta
     rmse = F.reference_rmse(**F.RECIPE)
     assert rmse == pytest.approx(0.367, abs=0.005)  # stated in the notebook's part 5
     assert F.REFERENCE_FACTOR * rmse < F.baseline_rmses(HORIZON)["seasonal"] - 0.05
+
+
+SHORT = {"n_epochs": 2}  # a recipe that trains the reference in a fraction of a second
+
+
+def test_tiers_checked_in_process_train_no_reference_in_the_background():
+    """In JupyterLab the learner's code runs in this process: is no thread started there?"""
+    before = dict(F._REFERENCE)
+    F.check_beats_naive(*_learner(_z(np.full(HORIZON, 0.1))), **SHORT)
+    assert F._REFERENCE == before
+
+
+def test_tiers_of_a_kernel_learner_train_the_reference_in_the_background():
+    """When the learner's train is a proxy of its kernel, does the reference start training
+    in a thread of the grader before the learner's training, and give what reference_rmse
+    gives?"""
+    make_windows, Model, train, forecast = _learner(_z(np.full(HORIZON, 0.1)))
+    started = []
+
+    def kernel_train(*args, **kwargs):
+        started.append(len(F._REFERENCE))
+        return train(*args, **kwargs)
+
+    kernel_train._remote = object()  # what marks a proxy of the learner's kernel
+    recipe = {**SHORT, "seed": 7}
+    F.check_beats_naive(make_windows, Model, kernel_train, forecast, **recipe)
+    key = tuple(sorted(F._reference_args({**F.RECIPE, **recipe}).items()))
+    assert key in F._REFERENCE and started and started[0] >= 1
+    assert F.reference_rmse_of({**F.RECIPE, **recipe}) == F.reference_rmse(
+        **F._reference_args({**F.RECIPE, **recipe}))
+
+
+def test_the_first_test_of_a_kernel_learner_starts_the_reference_in_the_background(
+        monkeypatch):
+    """Graded, does the notebook's first test (make_windows) already start the reference
+    model's training, so that it overlaps the kernel's work on the tests before the tiers;
+    and checked in JupyterLab, does it not?"""
+    monkeypatch.setattr(F, "_REFERENCE", {})
+
+    def make_windows(series, window):
+        idx = np.arange(window)[:, None] + np.arange(len(series) - window)[None, :]
+        return (torch.tensor(series[idx], dtype=torch.float32)[..., None],
+                torch.tensor(series[idx + 1], dtype=torch.float32)[..., None])
+
+    F.check_make_windows(make_windows)
+    assert F._REFERENCE == {}
+    make_windows._remote = object()  # what marks a proxy of the learner's kernel
+    F.check_make_windows(make_windows)
+    assert list(F._REFERENCE) == [tuple(sorted(F._reference_args(F.RECIPE).items()))]
+    assert F.reference_rmse_of(F.RECIPE) == pytest.approx(0.367, abs=0.005)
+
+
+def test_the_background_reference_is_initialised_before_its_thread_starts(monkeypatch):
+    """torch's global RNG is shared by the grader's threads, and the main thread may draw from
+    it (a check builds a model) while the reference trains: is the reference model built, from
+    its seed, in the calling thread, so that the thread draws nothing from it?"""
+    built_in = []
+    init = F._ReferenceForecaster.__init__
+
+    def recording_init(self, hidden_size):
+        built_in.append(threading.current_thread())
+        init(self, hidden_size)
+
+    monkeypatch.setattr(F._ReferenceForecaster, "__init__", recording_init)
+    recipe = {**F.RECIPE, **SHORT, "seed": 11}
+    F._start_reference(recipe)
+    F.reference_rmse_of(recipe)
+    assert built_in == [threading.main_thread()]
 
 
 # -- the model, judged by its behaviour ---------------------------------------------------------
