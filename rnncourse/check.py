@@ -11,7 +11,10 @@ hidden test's code). Save first (Ctrl+S / Cmd+S): the service grades the file on
 
 Where the service is, and who you are: ``check(url=..., token=...)``, else the environment
 variables ``RNNCOURSE_SERVICE`` and ``RNNCOURSE_TOKEN``, else the file ``~/.rnncourse.json``
-(``{"service": "https://...", "token": "..."}``; keep it readable by you only).
+(``{"service": "https://...", "token": "..."}``; keep it readable by you only). On a
+JupyterHub set up as the instructors' guide says, nothing to set: the hub names the service in
+``RNNCOURSE_SERVICE``, and ``check()`` sends it your server's hub token
+(``JUPYTERHUB_API_TOKEN``), to that address only.
 
 Which notebook: in JupyterLab, Jupyter Notebook 7 and on a JupyterHub, the kernel knows its
 notebook's path (``__session__``, which ipykernel sets from ``JPY_SESSION_NAME``). In Colab it
@@ -105,6 +108,12 @@ def settings(url: str | None = None, token: str | None = None,
             raise CheckError(f"{path} is not a JSON object with \"service\" and \"token\"")
     url = url or os.environ.get("RNNCOURSE_SERVICE") or stored.get("service")
     token = token or os.environ.get("RNNCOURSE_TOKEN") or stored.get("token")
+    if not token and url and url == os.environ.get("RNNCOURSE_SERVICE"):
+        # On a JupyterHub: this learner's server's token, which the course's service (a service
+        # of the same hub, whose role `server` holds access:services!service=grading) takes as
+        # this learner's. Sent only to the address the hub's spawner environment names, never
+        # to one given as url=... or in the config file: the token also opens this server.
+        token = os.environ.get("JUPYTERHUB_API_TOKEN")
     if not url:
         raise ServiceNotConfigured(
             "no grading service given: pass url=..., or set RNNCOURSE_SERVICE, or write "
@@ -166,6 +175,10 @@ def error_message(status: int, answer: dict, retry_after: str | None) -> str:
     if status == 400:
         return (f"the service refused the notebook{said}: send the assignment's notebook "
                 "(.ipynb, saved by Jupyter) and the assignment's name")
+    if status == 401 and os.environ.get("JUPYTERHUB_API_TOKEN"):
+        return (f"the service did not accept your token{said}: on a JupyterHub, ask your "
+                "instructor to give the hub's role 'server' the scope "
+                "access:services!service=grading; elsewhere check RNNCOURSE_TOKEN")
     if status == 401:
         return (f"the service did not accept your token{said}: check RNNCOURSE_TOKEN or the "
                 "token your instructor gave you")

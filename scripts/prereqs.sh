@@ -29,6 +29,7 @@ PREREQS=(
 #   package | exact version | what needs it
 NPM_PREREQS=(
   "axe-core|4.14.1|the accessibility test of the built book (tests/test_accessibility.py)"
+  "configurable-http-proxy|5.3.0|JupyterHub's proxy, for the grading service on a real hub (tests/autograder/service/test_real_hub.py)"
 )
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 NPM_DIR="$ROOT/.prereqs"
@@ -103,9 +104,20 @@ if [ -n "$missing" ]; then
   exit 1
 fi
 
+# Every pinned package, as package@version: npm installs them together (installing one alone
+# would remove the others from a folder without package.json).
+all_npm_packages() {
+  local entry package version
+  for entry in "${NPM_PREREQS[@]}"; do
+    IFS='|' read -r package version _ <<<"$entry"
+    printf '%s@%s ' "$package" "$version"
+  done
+}
+
 stale=$(stale_npm_packages)
 if [ -n "$stale" ] && [ "$mode" = install ]; then
   echo "prerequisites: installing ${stale% } with npm into $NPM_DIR"
+  stale=$(all_npm_packages)
   # shellcheck disable=SC2086  # one word per package
   if ! npm install --prefix "$NPM_DIR" --no-save --no-package-lock --ignore-scripts \
        --no-audit --no-fund --loglevel=error $stale >/dev/null; then

@@ -110,6 +110,7 @@ def no_settings(monkeypatch, tmp_path):
     monkeypatch.delenv("RNNCOURSE_SERVICE", raising=False)
     monkeypatch.delenv("RNNCOURSE_TOKEN", raising=False)
     monkeypatch.delenv("JPY_SESSION_NAME", raising=False)
+    monkeypatch.delenv("JUPYTERHUB_API_TOKEN", raising=False)
     monkeypatch.setattr(client, "CONFIG", tmp_path / "no-config.json")
     monkeypatch.setattr(client, "FIRST_DELAY", 0.0)  # poll at once: the test is not timed
 
@@ -507,3 +508,25 @@ def test_a_notebook_not_graded_raises_the_services_reason(service, notebook):
                            "max_score": None, "flags": ["the grader ran out of memory"]}, {})]
     with pytest.raises(client.CheckError, match="NOT GRADED: the grader ran out of memory"):
         run_test_cell(service, notebook, "test_rnn_forward_hand_case")
+
+
+# ---- on a JupyterHub ------------------------------------------------------------------------
+
+HUB_SERVICE = "https://hub.example/services/grading/"
+
+
+def test_on_a_hub_the_servers_hub_token_goes_to_the_service_the_hub_names(monkeypatch):
+    """With nothing set but the hub's variables, does check() use the server's hub token?"""
+    monkeypatch.setenv("RNNCOURSE_SERVICE", HUB_SERVICE)
+    monkeypatch.setenv("JUPYTERHUB_API_TOKEN", "hubtoken123")
+    url, token = client.settings()
+    assert (url, token) == (HUB_SERVICE.rstrip("/"), "hubtoken123")
+
+
+def test_the_hub_token_is_never_sent_to_an_address_given_elsewhere(monkeypatch):
+    """The hub token also opens the learner's server: is it kept from a url=... of the
+    notebook's (or of a config file), which anyone could have written?"""
+    monkeypatch.setenv("RNNCOURSE_SERVICE", HUB_SERVICE)
+    monkeypatch.setenv("JUPYTERHUB_API_TOKEN", "hubtoken123")
+    with pytest.raises(client.ServiceNotConfigured, match="no token given"):
+        client.settings(url="https://elsewhere.example/")

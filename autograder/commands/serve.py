@@ -11,18 +11,15 @@ page shows each learner's latest check.
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import logging
 import os
-import secrets
-import signal
 import sys
 from pathlib import Path
 
 from autograder.errors import AutograderError
 from autograder.service.config import ServiceConfig
-from autograder.settings import Limits, grading_dir
+from autograder.settings import grading_dir
 
 log = logging.getLogger("autograder.service")
 
@@ -114,59 +111,6 @@ def issue_tokens(root: Path, out: Path, *, db: str | None = None,
 
 
 # -- the service ------------------------------------------------------------------------------
-
-def serve(root: Path, host: str = "127.0.0.1", port: int = 8765, *, db: str | None = None,
-          jobs: int = 1, limits: Limits | None = None, config: ServiceConfig | None = None,
-          course: str = "RNN course", ready: Path | None = None,
-          base_url: str = "/") -> None:
-    """Run the grading service until SIGINT or SIGTERM: checks left running by a killed
-    service are queued again, ``jobs`` threads grade the queue, the API and the pages listen
-    on ``host:port`` (``port`` 0: a free one; ``ready``, when given, receives the port once
-    the service listens; ``base_url``: the prefix of every address, as a JupyterHub service's
-    ``JUPYTERHUB_SERVICE_PREFIX``)."""
-    import tornado.httpserver
-
-    from autograder.service.app import make_app
-    from autograder.service.grading import Workers
-
-    limits = limits or Limits()
-    config = config or ServiceConfig()
-    store = open_store(root, db, config)
-    again = store.requeue_running()
-    if again:
-        log.warning("queued again %d check(s) a stopped service left running", again)
-    workers = Workers(store, root, jobs, limits)
-    app = make_app(store, root, config, cookie_secret=secrets.token_hex(32), course=course,
-                   base_url=base_url)
-
-    async def main() -> None:
-        server = tornado.httpserver.HTTPServer(
-            app, max_body_size=64 * 2**10, idle_connection_timeout=60,
-            body_timeout=config.body_timeout, xheaders=False)
-        sockets = tornado.netutil.bind_sockets(port, host)
-        server.add_sockets(sockets)
-        bound = sockets[0].getsockname()[1]
-        log.info("grading service on http://%s:%d%s (%d worker(s))", host, bound,
-                 app.settings["base_url"], jobs)
-        if ready is not None:
-            tmp = ready.with_suffix(".part")
-            tmp.write_text(str(bound))
-            tmp.replace(ready)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        await stop.wait()
-        server.stop()
-
-    import tornado.netutil
-
-    workers.start()
-    try:
-        asyncio.run(main())
-    finally:
-        workers.stop()
-
 
 def configure_logging() -> None:
     """The service's log on stderr, one line per event."""

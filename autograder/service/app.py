@@ -2,8 +2,10 @@
 
 ``POST /api/checks?assignment=NAME`` (the notebook's bytes as the body) queues a check;
 ``GET /api/checks/<id>`` is one of the learner's own checks; ``GET /api/checks`` lists them.
-Every request carries ``Authorization: token <T>``. Errors are JSON, ``{"error": "..."}``,
-one sentence saying what to do.
+Every request carries ``Authorization: token <T>`` (a learner's token of the service; on a
+JupyterHub, also a hub token, or the hub's sign-in cookie of the upload page with the hub's
+XSRF token: ``service.hub``). Errors are JSON, ``{"error": "..."}``, one sentence saying what
+to do.
 
 The upload is checked before its body is read: the token (401), the assignment (400), the
 learner's and the class's limits (429, 503, with ``Retry-After``) and a ``Content-Length``
@@ -29,12 +31,16 @@ from autograder.core.notebooks import clean_notebook
 from autograder.errors import UnreadableNotebook
 from autograder.service.auth import INSTRUCTOR, Identity, identify, token_of
 from autograder.service.config import ServiceConfig
+from autograder.service.hub import Hub, HubSignIn, hub_handlers
 from autograder.service.store import Check, Refused, Store, iso
 
 log = logging.getLogger("autograder.service")
 API_POLICY = "default-src 'none'; frame-ancestors 'none'"
 UNAUTHORISED = ("send your token as the header 'Authorization: token <your token>' (your "
                 "instructor gave it to you)")
+UNAUTHORISED_ON_HUB = ("sign in through the hub (open the service's page from the hub), or "
+                       "send a token as the header 'Authorization: token <token>': your "
+                       "server's $JUPYTERHUB_API_TOKEN, or the one your instructor gave you")
 STATIC = Path(__file__).resolve().parent / "static"
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
@@ -59,9 +65,13 @@ class ApiHandler(tornado.web.RequestHandler):
     """A JSON endpoint: authenticated by its token header, errors as JSON, no cookies."""
 
     identity: Identity | None = None
+    hub: Hub | None = None
 
-    def initialize(self, store: Store, config: ServiceConfig, root: Path) -> None:
-        self.store, self.config, self.root = store, config, root
+    def initialize(self, store: Store, config: ServiceConfig, root: Path,
+                   hub: Hub | None = None) -> None:
+        self.store, self.config, self.root, self.hub = store, config, root, hub
+        if hub is not None:
+            self.hub_auth = hub.auth
 
     def set_default_headers(self) -> None:
         self.set_header("Content-Type", "application/json; charset=utf-8")
@@ -84,26 +94,32 @@ class ApiHandler(tornado.web.RequestHandler):
         self.finish(json.dumps({"error": f"the service could not answer ({status_code} "
                                          f"{self._reason}): try again later"}))
 
-    def authenticate(self) -> bool:
-        """Set ``identity`` from the token, or answer 401; whether to go on."""
+    async def authenticate(self) -> bool:
+        """Set ``identity`` from the service's token, else (on a hub) from whom the hub
+        says sent the request; or answer 401. Whether to go on."""
         self.identity = identify(self.store, token_of(self.request.headers.get("Authorization")))
+        if self.identity is None and self.hub is not None:
+            self.identity = self.hub.learner(await self.hub_model())
         if self.identity is None:
-            self.fail(401, UNAUTHORISED)
+            self.fail(401, UNAUTHORISED if self.hub is None else UNAUTHORISED_ON_HUB)
             return False
         return True
+
+    async def hub_model(self) -> dict | None:  # HubSignIn's, on a hub
+        return None
 
 
 @tornado.web.stream_request_body
 class ChecksHandler(ApiHandler):
     """``POST /api/checks?assignment=NAME`` and ``GET /api/checks?assignment=NAME``."""
 
-    def prepare(self) -> None:
+    async def prepare(self) -> None:
         self._chunks: list[bytes] = []
         self._size = 0
         # nothing is read of a refused upload (the reply closes the connection), so tornado
         # must not refuse a large one first with a bare 400 of its own
         self.request.connection.set_max_body_size(2**62)
-        if not self.authenticate():
+        if not await self.authenticate():
             return
         if self.request.method != "POST":
             return
@@ -169,8 +185,8 @@ class ChecksHandler(ApiHandler):
 class CheckHandler(ApiHandler):
     """``GET /api/checks/<id>``: one of the learner's own checks (another's is not found)."""
 
-    def prepare(self) -> None:
-        self.authenticate()
+    async def prepare(self) -> None:
+        await self.authenticate()
 
     def get(self, check_id: str) -> None:
         check = self.store.get(check_id, self.identity.learner)
@@ -183,8 +199,8 @@ class CheckHandler(ApiHandler):
 class LatestHandler(ApiHandler):
     """``GET /api/instructor/latest``: each learner's latest check per assignment."""
 
-    def prepare(self) -> None:
-        if self.authenticate() and self.identity.role != INSTRUCTOR:
+    async def prepare(self) -> None:
+        if await self.authenticate() and self.identity.role != INSTRUCTOR:
             self.fail(403, "this is the instructor's view: use an instructor token")
 
     def get(self) -> None:
@@ -205,24 +221,48 @@ def not_a_notebook(body: bytes) -> str | None:
     return None
 
 
+class HubChecksHandler(HubSignIn, ChecksHandler):
+    """``ChecksHandler`` on a hub: its learners known by the hub too."""
+
+
+class HubCheckHandler(HubSignIn, CheckHandler):
+    """``CheckHandler`` on a hub: its learners known by the hub too."""
+
+
+class HubLatestHandler(HubSignIn, LatestHandler):
+    """``LatestHandler`` on a hub (an instructor's token only: the hub names learners)."""
+
+
 def make_app(store: Store, root: Path, config: ServiceConfig, *, cookie_secret: str,
-             course: str = "RNN course", base_url: str = "/") -> tornado.web.Application:
+             course: str = "RNN course", base_url: str = "/",
+             hub: Hub | None = None) -> tornado.web.Application:
     """The service's routes, under ``base_url`` (``/services/grading/`` as a JupyterHub
     service): the API, the two pages and their static files. The pages and their script
-    use relative addresses, so they work under any base."""
-    from autograder.service.pages import InstructorHandler, LoginHandler, UploadPage
+    use relative addresses, so they work under any base. With ``hub``, learners also sign
+    in through the hub (``service.hub``)."""
+    from autograder.service.pages import (
+        HubUploadPage,
+        InstructorHandler,
+        LoginHandler,
+        UploadPage,
+    )
 
     base = "/" + base_url.strip("/") + "/" if base_url.strip("/") else "/"
     at = re.escape(base)
-    api = {"store": store, "config": config, "root": root}
+    api = {"store": store, "config": config, "root": root, "hub": hub}
+    page = {"store": store, "root": root, "course": course}
+    on_hub = hub is not None
     return tornado.web.Application(
         [
-            (at + r"api/checks", ChecksHandler, api),
-            (at + r"api/checks/([A-Za-z0-9_\-]{1,64})", CheckHandler, api),
-            (at + r"api/instructor/latest", LatestHandler, api),
-            (at, UploadPage, {"store": store, "root": root, "course": course}),
+            (at + r"api/checks", HubChecksHandler if on_hub else ChecksHandler, api),
+            (at + r"api/checks/([A-Za-z0-9_\-]{1,64})",
+             HubCheckHandler if on_hub else CheckHandler, api),
+            (at + r"api/instructor/latest", HubLatestHandler if on_hub else LatestHandler,
+             api),
+            (at, HubUploadPage, {**page, "hub": hub}) if on_hub else (at, UploadPage, page),
             (at + r"instructor", InstructorHandler, {"store": store, "course": course}),
             (at + r"instructor/login", LoginHandler, {"store": store}),
+            *(hub_handlers(hub, at) if on_hub else []),
         ],
         base_url=base,
         static_path=str(STATIC),

@@ -6,6 +6,16 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
+
+
+def hub_address(environ=os.environ) -> tuple[str, int] | None:
+    """(host, port) of ``JUPYTERHUB_SERVICE_URL``, where a hub proxies its service to."""
+    url = environ.get("JUPYTERHUB_SERVICE_URL")
+    if not url:
+        return None
+    parts = urlsplit(url)
+    return parts.hostname or "127.0.0.1", parts.port or 80
 
 
 def cmd_serve(argv: list[str]) -> int:
@@ -14,24 +24,34 @@ def cmd_serve(argv: list[str]) -> int:
     from autograder.service.config import ServiceConfig
 
     d = ServiceConfig()
+    host, port = hub_address() or ("127.0.0.1", 8765)
     p = argparse.ArgumentParser(
         prog="autograder serve",
         description="Run the grading service: learners send a notebook (the page at / or "
                     "`score --remote`) and get its score and each test's message, hidden "
                     "tests included, never a test's source. Checks are kept in the service's "
                     "own tables (grading/service.db, or the database --db names), before the "
-                    "reply: a killed service loses none. With --issue-tokens, write the "
-                    "learners' tokens (CSV student,token) and stop.")
-    p.add_argument("--host", default="127.0.0.1",
-                   help="address to listen on (default 127.0.0.1; behind a proxy or as a "
-                        "JupyterHub service, keep it)")
-    p.add_argument("--port", type=int, default=8765, help="port (default 8765; 0: a free one)")
+                    "reply: a killed service loses none. Run as a JupyterHub service (the "
+                    "hub's service environment present), learners also sign in through the "
+                    "hub. With --issue-tokens, write the learners' tokens (CSV "
+                    "student,token) and stop.")
+    p.add_argument("--host", default=host,
+                   help="address to listen on (default: the host of "
+                        "$JUPYTERHUB_SERVICE_URL, set by JupyterHub for a service it runs, "
+                        "else 127.0.0.1; behind a proxy, keep it)")
+    p.add_argument("--port", type=int, default=port,
+                   help="port (default: the port of $JUPYTERHUB_SERVICE_URL, else 8765; 0: a "
+                        "free one)")
     p.add_argument("--base-url", default=os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/"),
                    metavar="PREFIX",
                    help="the prefix of every address (default: $JUPYTERHUB_SERVICE_PREFIX, "
                         "set by JupyterHub for a service it runs, else /)")
     p.add_argument("--jobs", "-j", type=int, default=1,
-                   help="checks graded at once (default 1; 0: queue only)")
+                   help="checks graded at once (default 1; 0: queue only; with --scheduler, "
+                        "give the number of the cluster's worker threads)")
+    p.add_argument("--scheduler", metavar="ADDRESS", default=None,
+                   help="grade on the Dask cluster whose scheduler is at ADDRESS "
+                        "(tcp://HOST:8786), as `grade --scheduler` does, instead of here")
     p.add_argument("--db", metavar="URL", default=None,
                    help="the database of the checks' tables: postgresql://USER@HOST/DATABASE "
                         "(the gradebook's server, beside nbgrader's tables) or sqlite:///FILE "
@@ -61,12 +81,8 @@ def cmd_serve(argv: list[str]) -> int:
                    help="where the tokens go (default tokens.csv; never overwritten)")
     _options(p)
     args = p.parse_args(argv)
-    from autograder.commands.serve import (
-        configure_logging,
-        issue_tokens,
-        read_students,
-        serve,
-    )
+    from autograder.commands.serve import configure_logging, issue_tokens, read_students
+    from autograder.service.server import serve
 
     root = find_root()
     if args.issue_tokens:
@@ -76,11 +92,13 @@ def cmd_serve(argv: list[str]) -> int:
         print(f"wrote {len(issued)} token(s) to {args.tokens_out}: hand each to its holder "
               "privately, then delete the file (the service keeps only their SHA-256)")
         return 0
-    _say_sandbox(args.sandbox)
+    if not args.scheduler:  # a cluster's workers check their own sandbox
+        _say_sandbox(args.sandbox)
     configure_logging()
     config = ServiceConfig(max_notebook_bytes=args.max_notebook_bytes,
                            max_active=args.max_active, checks_per_hour=args.per_hour,
                            queue_limit=args.queue_limit)
     serve(root, args.host, args.port, db=args.db, jobs=args.jobs, limits=_limits(args),
-          config=config, ready=args.ready_file, base_url=args.base_url)
+          config=config, ready=args.ready_file, base_url=args.base_url,
+          scheduler=args.scheduler)
     return 0

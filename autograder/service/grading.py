@@ -1,6 +1,8 @@
 """The service's workers: ``--jobs`` threads, each taking the oldest queued check and grading
 it through the core of ``score`` (``autograder.commands.score.score_many``: the sandboxed
-kernel, the hidden tests, in a grading process of the thread's own).
+kernel, the hidden tests, in a grading process of the thread's own); or, with
+``serve --scheduler``, on a Dask cluster through the core of ``grade --scheduler``
+(:class:`ClusterGrader`: ``core.cluster``'s client and template, ``core.cluster_task``'s task).
 
 What is stored is the learner-facing result: the score, each test's name, points and message,
 and the flags. No test's source is ever part of it; and a message (or flag) that quotes a
@@ -20,6 +22,7 @@ import logging
 import shutil
 import tempfile
 import threading
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -64,6 +67,64 @@ def score_grader(root: Path, limits: Limits) -> Grader:
         return score_many([path], assignment, root, limits=limits)[0]
 
     return grade
+
+
+class ClusterGrader:
+    """Grade one notebook file on the Dask cluster at ``address``, as ``grade --scheduler``
+    grades a submission: each assignment's template course is packed and scattered to every
+    worker once, each check is one task (``cluster_task.grade_submission``, ``pure=False``,
+    retried on a lost worker), and a result the machine failed to give
+    (``scheduler.machine_failure``) is no grade: the check is not graded. One client serves
+    every thread of the service (Dask's client is thread-safe)."""
+
+    def __init__(self, root: Path, address: str, limits: Limits) -> None:
+        from autograder.core.cluster import connect
+
+        self.root, self.limits = root, limits
+        self.client = connect(address)
+        self._lock = threading.Lock()
+        self._templates: dict[str, tuple[object, str, str]] = {}
+
+    def template(self, assignment: str) -> tuple[object, str, str]:
+        """(scattered archive, source hash, archive hash) of ``assignment``'s template."""
+        from autograder.core.cluster import pack
+        from autograder.core.cluster_task import archive_hash
+        from autograder.core.template import source_hash, template_course
+
+        with self._lock:
+            if assignment not in self._templates:
+                folder = template_course(self.root, assignment)
+                archive = pack(folder)
+                self._templates[assignment] = (
+                    self.client.scatter(archive, broadcast=True, hash=False),
+                    source_hash(folder / "solutions" / assignment), archive_hash(archive))
+            return self._templates[assignment]
+
+    def __call__(self, path: Path, assignment: str) -> Result:
+        from autograder.commands.score import STUDENT
+        from autograder.core.cluster import RETRIES
+        from autograder.core.cluster_task import grade_submission
+        from autograder.core.scheduler import machine_failure
+
+        archive, source, digest = self.template(assignment)
+        future = self.client.submit(
+            grade_submission, archive, assignment, source, digest, STUDENT, path.name,
+            path.read_bytes(), self.limits.as_dict(),
+            key=f"check-{assignment}-{uuid.uuid4().hex}", pure=False, retries=RETRIES)
+        try:
+            answer = future.result()
+        finally:
+            future.release()
+        result = Result.from_dict(answer["result"])
+        why = answer["failure"] or machine_failure(result, path.name in answer["graded"])
+        if why:
+            log.error("the cluster could not grade a check of %s (on %s): %s", assignment,
+                      answer.get("host"), why)
+            return Result(assignment, 0.0, result.max_score, [], flags=[MACHINE])
+        return result
+
+    def close(self) -> None:
+        self.client.close()
 
 
 class Preflight:

@@ -9,6 +9,10 @@ learner's text that reached a page as markup could still run nothing.
 The instructor signs in with their token in a form (protected by tornado's XSRF cookie); the
 page then knows them by a signed, HTTP-only, same-site cookie holding the token's digest, which
 is checked against the stored tokens on every request (a revoked token signs them out).
+
+On a JupyterHub the upload page signs the learner in through the hub (``HubUploadPage``,
+``service.hub``): it asks for no token, and its script sends the hub's cookie with the hub's
+XSRF token, which the page carries.
 """
 
 from __future__ import annotations
@@ -19,7 +23,8 @@ from pathlib import Path
 import tornado.web
 
 from autograder.core.course import assignments
-from autograder.service.auth import INSTRUCTOR, digest, identify
+from autograder.service.auth import INSTRUCTOR, Identity, digest, identify
+from autograder.service.hub import NOT_IN_COURSE, Hub, HubSignIn
 from autograder.service.store import Store, iso
 
 PAGE_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
@@ -45,7 +50,37 @@ class UploadPage(Page):
         self.store, self.root, self.course = store, root, course
 
     def get(self) -> None:
-        self.render("upload.html", course=self.course, assignments=assignments(self.root))
+        self.render("upload.html", course=self.course, assignments=assignments(self.root),
+                    hub_user=None, xsrf="")
+
+
+class HubUploadPage(HubSignIn, UploadPage):
+    """``GET /`` on a hub: a browser the hub has not signed in is sent to the hub's sign-in;
+    a hub user who is not a learner of the course is refused (403)."""
+
+    learner: Identity | None = None
+
+    def initialize(self, store: Store, root: Path, course: str, hub: Hub) -> None:
+        super().initialize(store, root, course)
+        self.hub, self.hub_auth = hub, hub.auth
+
+    async def prepare(self) -> None:
+        model = await self.hub_model()
+        self.learner = self.hub.learner(model)
+        if self.learner is not None:
+            return
+        if model is None:
+            self.redirect(self.get_login_url())
+            return
+        self.set_status(403)
+        self.set_header("Content-Type", "text/plain; charset=utf-8")
+        self.finish(NOT_IN_COURSE.format(name=model.get("name")))
+
+    def get(self) -> None:
+        token = self.xsrf_token
+        self.render("upload.html", course=self.course, assignments=assignments(self.root),
+                    hub_user=self.learner.learner,
+                    xsrf=token.decode() if isinstance(token, bytes) else token)
 
 
 class InstructorHandler(Page):

@@ -49,10 +49,18 @@
     result.hidden = false;
   }
 
+  // The credential of each request: the learner's token, or on a hub (no token field) the
+  // hub's sign-in cookie, which the browser sends itself, with the hub's XSRF token.
+  function credentials(token) {
+    if (token !== null) return {Authorization: "token " + token};
+    return {"X-XSRFToken": document.getElementById("xsrf").value};
+  }
+
   async function poll(id, token, fileName) {
     for (;;) {
       const reply = await fetch("api/checks/" + encodeURIComponent(id), {
-        headers: {Authorization: "token " + token},
+        headers: credentials(token),
+        credentials: "same-origin",
       });
       const check = await reply.json();
       if (!reply.ok) {
@@ -75,7 +83,8 @@
   form.addEventListener("submit", async function (event) {
     event.preventDefault();
     result.hidden = true;
-    const token = document.getElementById("token").value.trim();
+    const field = document.getElementById("token");
+    const token = field ? field.value.trim() : null;
     const assignment = document.getElementById("assignment").value;
     const file = document.getElementById("notebook").files[0];
     if (!file) {
@@ -86,7 +95,8 @@
     try {
       const reply = await fetch("api/checks?assignment=" + encodeURIComponent(assignment), {
         method: "POST",
-        headers: {Authorization: "token " + token, "Content-Type": "application/x-ipynb+json"},
+        headers: Object.assign(credentials(token), {"Content-Type": "application/x-ipynb+json"}),
+        credentials: "same-origin",
         body: await file.arrayBuffer(),
       });
       const answer = await reply.json();

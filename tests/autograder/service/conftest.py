@@ -117,12 +117,16 @@ class Service:
                 self.proc.wait()
 
 
-def start_service(course: Path, *args: str, name: str = "service") -> Service:
-    """``python -m autograder.service`` on a free port of 127.0.0.1, with ``args``."""
+def start_service(course: Path, *args: str, name: str = "service",
+                  env: dict[str, str] | None = None) -> Service:
+    """``python -m autograder.service`` on a free port of 127.0.0.1, with ``args``, in this
+    process's environment without its JupyterHub variables (tests run on a hub are no hub
+    service), with ``env`` besides."""
     ready = course.parent / f"{name}.port"
     ready.unlink(missing_ok=True)
     log = course.parent / f"{name}.log"
-    env = {**os.environ, "RNNCOURSE_ROOT": str(course)}
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("JUPYTERHUB_")}
+    env = {**inherited, **(env or {}), "RNNCOURSE_ROOT": str(course)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "autograder.service", "--port", "0", "--ready-file", str(ready),
          *args], cwd=course, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT,
