@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED_GROUPS = {
     "tests/autograder/catalogues/test_mutations.py": "catalogues",  # grading_runs.graded()
     "tests/autograder/test_assignments.py": "catalogues",
+    "tests/autograder/catalogues/test_direct.py": "catalogues",  # the same grading run
     "tests/autograder/distributed/": "distributed",  # one PostgreSQL server
     "tests/autograder/service/": "service",  # one course, one reference run, per session
 }

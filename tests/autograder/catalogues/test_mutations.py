@@ -1,7 +1,8 @@
 """The graders are fair: every plausible bug loses points, every correct variant gets full
 marks. Catalogue entries (mutations.py, variants_*.py) are injected into the release
 notebook, whose other functions are filled with the reference code, and graded by the
-autograder; entries of different functions share a notebook where tests keep them apart
+grader's own code without a kernel (direct.py; test_direct.py checks it against the full
+pipeline); entries of different functions share a notebook where tests keep them apart
 (batches.py)."""
 
 from __future__ import annotations
