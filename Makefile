@@ -9,7 +9,7 @@ JB_FLAGS := -n -W --keep-going
 # pytest on every core (pytest-xdist; each test module stays on one worker, tests/conftest.py).
 PYTEST := $(BIN)/python -m pytest -n auto --dist loadscope
 # pytest for `make test`: any skipped test fails the run (scripts/pytest_no_skips.py); the
-# slowest tests are listed, to keep `make test` within its 15 minutes.
+# slowest tests are listed, to keep `make test` short.
 PYTEST_ALL := $(PYTEST) -p scripts.pytest_no_skips --durations=20
 # The quick loop: no built book, no grading catalogues (markers in pyproject.toml).
 FAST_TESTS := not book and not slow
