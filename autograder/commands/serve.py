@@ -6,7 +6,8 @@ The checks live in the service's own tables, in ``grading/service.db`` (SQLite) 
 database ``--db`` names (the gradebook's PostgreSQL, beside nbgrader's tables): a self-check
 is never a learner's submission in nbgrader's gradebook, so it can neither overwrite an
 instructor's manual grade nor stand in for the collected, official submission. The instructor's
-page shows each learner's latest check.
+page shows each learner's latest check. This module holds the service's database, the
+class and the tokens; the server itself is ``autograder.service.server.serve``.
 """
 
 from __future__ import annotations

@@ -164,3 +164,13 @@ def clear_checks(course: Path) -> None:
     with store.engine.begin() as db:
         db.execute(checks.delete())
     store.engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def hub():
+    """A stand-in JupyterHub on loopback (fakehub.py), one per test module."""
+    from tests.autograder.service.fakehub import start_fake_hub
+
+    hub, stop = start_fake_hub()
+    yield hub
+    stop()

@@ -17,19 +17,12 @@ import requests
 from tornado.web import create_signed_value
 
 from tests.autograder.service.conftest import clear_checks, notebook_bytes, start_service
-from tests.autograder.service.fakehub import ACCESS, CLIENT_ID, PREFIX, start_fake_hub
+from tests.autograder.service.fakehub import ACCESS, CLIENT_ID, PREFIX
 
 pytestmark = pytest.mark.slow  # a service process and a hub
 
 TIMEOUT = 30
 NOTEBOOK: list[bytes] = []  # the released notebook, as the browser sends it
-
-
-@pytest.fixture(scope="module")
-def hub():
-    hub, stop = start_fake_hub()
-    yield hub
-    stop()
 
 
 @pytest.fixture(scope="module")

@@ -11,17 +11,10 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.autograder.service.conftest import clear_checks, notebook_bytes, start_service
-from tests.autograder.service.fakehub import PREFIX, start_fake_hub
+from tests.autograder.service.fakehub import PREFIX
 from tests.autograder.service.test_pages import CHROMIUM, WAIT_MS
 
 pytestmark = pytest.mark.slow  # grades a notebook, drives a browser
-
-
-@pytest.fixture(scope="module")
-def hub():
-    hub, stop = start_fake_hub()
-    yield hub
-    stop()
 
 
 @pytest.fixture(scope="module")
