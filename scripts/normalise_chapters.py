@@ -18,7 +18,14 @@ the command line into that fixed point:
 3. write the kernelspec as Lab writes it when a kernel starts (``name``, ``display_name``,
    ``language``, in that order, from the installed kernel spec): Lab replaces any other, which
    marks a chapter modified as soon as it opens;
-4. write it with ``jupytext.writes`` and check that reading the result gives back the same
+4. give the chapter its own notebook metadata filter in its front matter
+   (``jupytext.notebook_metadata_filter``, :data:`CHAPTER_METADATA_FILTER`): jupytext's
+   default minus the jupytext version, so that a learner whose jupytext differs from the
+   course's pin does not rewrite the chapter. It lives in the chapter, not in ``jupytext.toml``,
+   because a filter there would apply to every Markdown file: the plain pages (README.md,
+   book/intro.md, the guides), which jupytext otherwise saves without a front matter, would
+   get one as soon as a learner opened them in Lab (``tests/test_plain_pages.py``);
+5. write it with ``jupytext.writes`` and check that reading the result gives back the same
    notebook (cells, sources and metadata) and that writing it again changes nothing.
 
 Usage::
@@ -48,6 +55,9 @@ from markdown_it import MarkdownIt
 FORMAT = "md:myst"
 FRONT_MATTER = re.compile(r"\A---\n(?:(?!---\n).*\n)*?jupytext:\n")
 LINE_BREAK = re.compile(r"[ \t]*\n[ \t]*")
+# The chapter's own notebook metadata filter: jupytext's default (the `jupytext` and
+# `kernelspec` keys), without the jupytext version that a learner's jupytext would write.
+CHAPTER_METADATA_FILTER = "-jupytext.text_representation.jupytext_version"
 _MARKDOWN = MarkdownIt("commonmark")
 
 
@@ -134,6 +144,8 @@ def normalised_text(text: str, name: str, config: JupytextConfiguration | None) 
     expected = fold_cell_metadata(notebook, name)
     kernel = expected.metadata.get("kernelspec", {}).get("name", "python3")
     expected.metadata["kernelspec"] = lab_kernelspec(kernel)
+    expected.metadata.setdefault("jupytext", {})["notebook_metadata_filter"] = (
+        CHAPTER_METADATA_FILTER)
     written = jupytext.writes(expected, fmt=FORMAT, config=config)
     reread = jupytext.reads(written, fmt=FORMAT, config=config)
     if comparable(reread) != comparable(expected):
