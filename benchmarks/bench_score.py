@@ -3,9 +3,8 @@
     python benchmarks/bench_score.py [--assignment char_lm ...] [-n 3]
 
 For each assignment (default: every one in solutions/): builds its template course (not
-timed), scores the solution once as a warm-up (this fills the pre-flight memory, and for
-forecasting the remembered reference RMSE, so the timed runs are those of a learner whose
-machine already checked the reference), then scores it
+timed), scores the solution once as a warm-up (this fills the pre-flight memory, so the timed
+runs are those of a learner whose machine already checked the reference), then scores it
 ``n`` times, each in a fresh process, and prints every time and the median. Timings on a
 machine busy with other work are that machine's figures, not the idle ones.
 """

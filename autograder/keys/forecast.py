@@ -8,9 +8,7 @@ the same model, clipped and unclipped, with ``autograder.keys.optim.Adam``: the 
 ``torch.optim.Adam`` bit for bit); and the multi-step forecast against a recursion run on a
 small fixed model, so that a bug in one piece does not cost the points of another. Nothing
 the learner's process measures is used. The held-out accuracy is computed here from the
-learner's forecasts, on months the learner's code never receives; the reference model it is
-compared with is trained once per environment and remembered in the grading cache
-(:func:`_start_reference`).
+learner's forecasts, on months the learner's code never receives.
 
 The same checks run in JupyterLab (the learner's functions and models are ordinary objects)
 and in the grader, where they are proxies of the learner's kernel
@@ -20,23 +18,14 @@ and in the grader, where they are proxies of the learner's kernel
 from __future__ import annotations
 
 import functools
-import hashlib
-import importlib.metadata
-import io
-import json
-import math
-import platform
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
-from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
-from autograder.files import atomic_write
-from autograder.keys import optim
 from autograder.keys.checks import (
     Callee,
     _fail,
@@ -360,26 +349,14 @@ def check_forecast(fn: Callable, steps: int = 6, seed: int = 0):
                 })
 
 
-_LEVELS: dict[str, np.ndarray] = {}  # "co2" -> the monthly levels the grading cache gave
-
-
-def monthly_co2() -> np.ndarray:
-    """The monthly CO2 levels (ppm) of the notebook's data cell: statsmodels' weekly readings
-    averaged by month, gaps interpolated (a copy of what the grading cache gave, when it
-    did: see :func:`_start_reference`)."""
-    if "co2" in _LEVELS:
-        return _LEVELS["co2"].copy()
-    import statsmodels.datasets.co2
-
-    weekly = statsmodels.datasets.co2.load_pandas().data["co2"]
-    return weekly.resample("MS").mean().interpolate().to_numpy()
-
-
 @functools.cache
 def co2_problem(horizon: int = 24):
     """The CO2 series as the assignment uses it: (levels (N,), training differences, mu, sd),
     read once per process (the arrays are read-only)."""
-    levels = monthly_co2()
+    import statsmodels.datasets.co2
+
+    weekly = statsmodels.datasets.co2.load_pandas().data["co2"]
+    levels = weekly.resample("MS").mean().interpolate().to_numpy()
     train_diffs = np.diff(levels)[:-horizon]
     levels.flags.writeable = train_diffs.flags.writeable = False
     return levels, train_diffs, float(train_diffs.mean()), float(train_diffs.std())
@@ -486,8 +463,6 @@ def reference_rmse(seed: int, horizon: int, window: int, hidden: int, n_epochs: 
 
 _TRAINED: dict[tuple, tuple] = {}  # (ids of the learner's four callables, recipe) -> result
 _REFERENCE: dict[tuple, Future] = {}  # recipe -> the reference RMSE, computed in a thread
-REFERENCE_CACHE = "forecast-reference"  # the folder of remembered RMSEs, in grading/cache/
-MIN_MONTHS = 120  # remembered monthly levels shorter than this are not the data set
 
 
 def _reference_args(r: Mapping) -> dict:
@@ -495,112 +470,24 @@ def _reference_args(r: Mapping) -> dict:
                               "lr", "max_norm")}
 
 
-def reference_cache_dir() -> Path | None:
-    """Where the grader remembers reference RMSEs: ``grading/cache/forecast-reference`` of the
-    course this package grades ($RNNCOURSE_ROOT, else the checkout it lives in); None when
-    there is no course there (nothing is remembered then)."""
-    from autograder.core.course import find_root
-    from autograder.settings import cache_dir
-
-    root = find_root(Path(__file__).resolve().parent)
-    return cache_dir(root) / REFERENCE_CACHE if (root / "solutions").is_dir() else None
-
-
-def reference_key(args: Mapping) -> str:
-    """A hash of what the reference RMSE of the recipe ``args`` depends on: the recipe, the
-    code that trains it (this module and ``autograder.keys.optim``), the versions of torch,
-    NumPy, statsmodels and pandas (the data set and its monthly means), and the CPU torch
-    computes on (its vector instructions). Another value of any of them is another key."""
-    code = [hashlib.sha256(Path(m).read_bytes()).hexdigest() for m in (__file__, optim.__file__)]
-    parts = {"recipe": sorted(args.items()), "code": code, "torch": torch.__version__,
-             "numpy": np.__version__, "statsmodels": importlib.metadata.version("statsmodels"),
-             "pandas": importlib.metadata.version("pandas"),
-             "cpu": torch.backends.cpu.get_cpu_capability(), "machine": platform.machine()}
-    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:32]
-
-
-def remembered_reference(folder: Path | None, key: str) -> float | None:
-    """The reference RMSE remembered under ``key`` in ``folder``: a finite positive float in a
-    JSON object that names the same key; None for anything else (no file, another key,
-    unreadable, not a positive finite float), which is then computed again."""
-    if folder is None:
-        return None
-    try:
-        data = json.loads((folder / f"{key}.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    rmse = data.get("rmse") if isinstance(data, dict) and data.get("key") == key else None
-    return rmse if type(rmse) is float and math.isfinite(rmse) and rmse > 0 else None
-
-
-def remembered_levels(folder: Path | None, key: str) -> np.ndarray | None:
-    """The monthly CO2 levels remembered under ``key`` in ``folder`` (``<key>-co2.npy``, read
-    without pickles): a 1-D float64 array of finite values, longer than any recipe needs; None
-    for anything else, and the data set is then read from statsmodels."""
-    if folder is None:
-        return None
-    try:
-        levels = np.load(folder / f"{key}-co2.npy", allow_pickle=False)
-    except (OSError, ValueError, EOFError):
-        return None
-    ok = (type(levels) is np.ndarray and levels.dtype == np.float64 and levels.ndim == 1
-          and levels.size >= MIN_MONTHS and bool(np.all(np.isfinite(levels))))
-    return levels if ok else None
-
-
-def remember_reference(folder: Path | None, key: str, args: Mapping, rmse: float,
-                       levels: np.ndarray | None = None) -> None:
-    """Write the reference RMSE under ``key`` (and the monthly levels it was computed on),
-    each file in one step (a reader sees all or nothing); a folder that cannot be written
-    only means it is computed again next time."""
-    if folder is None:
-        return
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        if levels is not None:
-            out = io.BytesIO()
-            np.save(out, np.asarray(levels, dtype=np.float64), allow_pickle=False)
-            atomic_write(folder / f"{key}-co2.npy", out.getvalue())
-        atomic_write(folder / f"{key}.json",
-                     json.dumps({"key": key, "recipe": dict(args), "rmse": float(rmse)}))
-    except OSError:
-        pass
-
-
 def _start_reference(r: Mapping) -> None:
-    """Make the reference RMSE of the recipe ready for the held-out tiers: read back when this
-    environment computed it before (``grading/cache/forecast-reference``, written by the first
-    grading, the reference solution's pre-flight), else trained in a thread of the grader while
-    the learner's kernel works (the first test of the notebook starts it, the held-out tiers
-    too if it has not been), then remembered. The thread shares the grader's interpreter
-    lock: the grader's answers to the kernel wait on it, a training's worth of seconds per
-    notebook, which is why it is remembered. Called only when the learner's code runs in a
-    kernel, so that no learner code shares this process. The model is initialised here,
-    before the thread starts; the thread uses no global random state, so what the grader's
-    main thread does meanwhile cannot change the result."""
+    """Train the reference model in a thread of the grader while the learner's kernel works
+    (the first test of the notebook starts it, the held-out tiers too if it has not been: on
+    two cores the runs overlap, about a second saved per notebook). Called only when the
+    learner's code runs in a kernel, so that no learner code shares this process. The model
+    is initialised here, before the thread starts; the thread uses no global random state, so
+    what the grader's main thread does meanwhile cannot change the result."""
     args = _reference_args(r)
     key = tuple(sorted(args.items()))
     if key in _REFERENCE:
         return
-    future: Future = Future()
-    folder, digest = reference_cache_dir(), reference_key(args)
-    remembered = remembered_reference(folder, digest)
-    if remembered is not None:
-        levels = remembered_levels(folder, digest)
-        if levels is not None and "co2" not in _LEVELS:
-            levels.flags.writeable = False
-            _LEVELS["co2"] = levels  # the tiers need no statsmodels (pandas) import either
-        future.set_result(remembered)
-        _REFERENCE[key] = future
-        return
     model = _reference_model(args["seed"], args["hidden"])
     rest = {k: v for k, v in args.items() if k != "hidden"}
+    future: Future = Future()
 
     def run() -> None:
         try:
-            rmse = _trained_reference_rmse(model, **rest)
-            remember_reference(folder, digest, args, rmse, co2_problem(args["horizon"])[0])
-            future.set_result(rmse)
+            future.set_result(_trained_reference_rmse(model, **rest))
         except BaseException as err:  # noqa: BLE001  (raised again where it is awaited)
             future.set_exception(err)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import threading
 
 import numpy as np
@@ -13,7 +12,6 @@ from autograder.keys import checks
 from autograder.keys import forecast as F
 
 HORIZON = F.RECIPE["horizon"]
-COURSE_CACHE_DIR = F.reference_cache_dir  # before any test replaces it
 
 
 def _learner(z_forecast: np.ndarray, calls: list | None = None):
@@ -150,135 +148,6 @@ def test_the_background_reference_is_initialised_before_its_thread_starts(monkey
     F._start_reference(recipe)
     F.reference_rmse_of(recipe)
     assert built_in == [threading.main_thread()]
-
-
-# -- the reference RMSE, remembered per environment --------------------------------------------
-
-@pytest.fixture(autouse=True)
-def reference_cache(tmp_path, monkeypatch):
-    """Each test remembers reference RMSEs in a folder of its own (not the course's cache)."""
-    folder = tmp_path / "forecast-reference"
-    monkeypatch.setattr(F, "reference_cache_dir", lambda: folder)
-    return folder
-
-
-def _untrained(*args, **kwargs):
-    raise AssertionError("the reference was trained again")
-
-
-def test_a_graded_reference_is_remembered_and_read_back_without_training(
-        monkeypatch, reference_cache):
-    """Graded twice in one environment, is the reference trained the first time only, and
-    does the second grading get the same RMSE from what the first remembered?"""
-    recipe = {**F.RECIPE, **SHORT, "seed": 13}
-    monkeypatch.setattr(F, "_REFERENCE", {})
-    F._start_reference(recipe)
-    first = F.reference_rmse_of(recipe)
-    assert first == F.reference_rmse(**F._reference_args(recipe))
-    key = F.reference_key(F._reference_args(recipe))
-    assert sorted(p.name for p in reference_cache.iterdir()) == [f"{key}-co2.npy",
-                                                                f"{key}.json"]
-    monkeypatch.setattr(F, "_REFERENCE", {})  # a new grading process
-    monkeypatch.setattr(F, "_LEVELS", {})
-    monkeypatch.setattr(F, "_trained_reference_rmse", _untrained)
-    F._start_reference(recipe)
-    assert F.reference_rmse_of(recipe) == first
-    assert np.array_equal(F.monthly_co2(), F.co2_problem(HORIZON)[0])  # without statsmodels
-    assert "co2" in F._LEVELS and not F._LEVELS["co2"].flags.writeable
-
-
-def _levels_file(folder, key: str, array) -> None:
-    folder.mkdir(exist_ok=True)
-    np.save(folder / f"{key}-co2.npy", array, allow_pickle=True)
-
-
-@pytest.mark.parametrize("array", [
-    np.array([0.3] * 500, dtype=object), np.full(500, 300.0, dtype=np.float32),
-    np.full((250, 2), 300.0), np.r_[np.full(499, 300.0), np.nan], np.full(50, 300.0),
-    np.array(["300"] * 500)], ids=["objects", "float32", "2-D", "NaN", "short", "text"])
-def test_remembered_levels_that_are_not_a_long_finite_float64_series_are_not_used(
-        reference_cache, array):
-    """A levels file with pickled objects, another dtype or shape, a NaN or too few months:
-    is it ignored (the data set is then read from statsmodels)?"""
-    key = "k" * 32
-    _levels_file(reference_cache, key, array)
-    assert F.remembered_levels(reference_cache, key) is None
-    _levels_file(reference_cache, key, np.full(500, 300.0))
-    assert F.remembered_levels(reference_cache, key).shape == (500,)
-
-
-def test_a_truncated_levels_file_is_not_used(reference_cache):
-    reference_cache.mkdir()
-    (reference_cache / f"{'k' * 32}-co2.npy").write_bytes(b"\x93NUMPY\x01\x00v\x00{'descr'")
-    assert F.remembered_levels(reference_cache, "k" * 32) is None
-
-
-def test_what_the_reference_depends_on_changes_its_key():
-    """Does another recipe, another version of this code, or another torch give another key
-    (so that a remembered RMSE is never read for a reference it is not)?"""
-    args = F._reference_args(F.RECIPE)
-    key = F.reference_key(args)
-    assert F.reference_key(dict(args)) == key
-    assert F.reference_key({**args, "n_epochs": args["n_epochs"] + 1}) != key
-    assert F.reference_key({**args, "seed": 1}) != key
-
-
-def test_a_remembered_rmse_is_read_only_under_its_own_key(reference_cache):
-    """Is a file that names another key inside (copied or renamed from another recipe's)
-    ignored, and a file of another key never read?"""
-    reference_cache.mkdir()
-    a, b = "a" * 32, "b" * 32
-    (reference_cache / f"{a}.json").write_text(json.dumps({"key": b, "rmse": 0.01}))
-    (reference_cache / f"{b}.json").write_text(json.dumps({"key": b, "rmse": 0.02}))
-    assert F.remembered_reference(reference_cache, a) is None
-    assert F.remembered_reference(reference_cache, b) == 0.02
-    assert F.remembered_reference(reference_cache, "c" * 32) is None
-
-
-@pytest.mark.parametrize("content", [
-    '{"key": "K", "rmse": NaN}', '{"key": "K", "rmse": Infinity}', '{"key": "K", "rmse": -0.3}',
-    '{"key": "K", "rmse": 0.0}', '{"key": "K", "rmse": "0.3"}', '{"key": "K", "rmse": true}',
-    '{"key": "K", "rmse": [0.3]}', '{"key": "K"}', '[0.3]', '0.3', '{"key": "K", "rmse": 0.3',
-    "\udcff not json"])
-def test_a_remembered_rmse_that_is_not_a_positive_finite_float_is_computed_again(
-        monkeypatch, reference_cache, content):
-    """A damaged or hand-edited file (not JSON, a NaN, a string, a negative number): is it
-    ignored, the reference trained again, and the file replaced by the right value?"""
-    recipe = {**F.RECIPE, **SHORT, "seed": 17}
-    key = F.reference_key(F._reference_args(recipe))
-    reference_cache.mkdir()
-    path = reference_cache / f"{key}.json"
-    path.write_text(content.replace('"K"', json.dumps(key)), encoding="utf-8",
-                    errors="surrogateescape")
-    assert F.remembered_reference(reference_cache, key) is None
-    monkeypatch.setattr(F, "_REFERENCE", {})
-    F._start_reference(recipe)
-    expected = F.reference_rmse(**F._reference_args(recipe))
-    assert F.reference_rmse_of(recipe) == expected
-    assert F.remembered_reference(reference_cache, key) == expected
-
-
-def test_no_course_folder_means_nothing_is_remembered(monkeypatch, reference_cache):
-    """With no course to remember in (reference_cache_dir() is None), is the reference still
-    trained and given, with nothing written?"""
-    monkeypatch.setattr(F, "reference_cache_dir", lambda: None)
-    monkeypatch.setattr(F, "_REFERENCE", {})
-    recipe = {**F.RECIPE, **SHORT, "seed": 19}
-    F._start_reference(recipe)
-    assert F.reference_rmse_of(recipe) == F.reference_rmse(**F._reference_args(recipe))
-    assert not reference_cache.exists()
-
-
-def test_the_reference_is_remembered_in_the_grading_cache_of_the_course(
-        monkeypatch, tmp_path):
-    """Is the folder grading/cache/forecast-reference of the course ($RNNCOURSE_ROOT), and
-    None where there is no course (no solutions/ folder)?"""
-    course = tmp_path / "course"
-    (course / "solutions").mkdir(parents=True)
-    monkeypatch.setenv("RNNCOURSE_ROOT", str(course))
-    assert COURSE_CACHE_DIR() == course / "grading" / "cache" / F.REFERENCE_CACHE
-    monkeypatch.setenv("RNNCOURSE_ROOT", str(tmp_path / "elsewhere"))
-    assert COURSE_CACHE_DIR() is None
 
 
 # -- the model, judged by its behaviour ---------------------------------------------------------
