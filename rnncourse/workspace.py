@@ -153,6 +153,8 @@ def course_files(course: Path) -> dict[str, bytes]:
         if path.is_file() and ".ipynb_checkpoints" not in path.parts:
             files[str(Path("exercises") / path.relative_to(exercises))] = path.read_bytes()
     for path in sorted(book.rglob("*.md")):
+        if ".ipynb_checkpoints" in path.parts:  # Lab's copies, where Lab ran in the course
+            continue
         text = path.read_text(encoding="utf-8")
         if text.startswith("---") and "\njupytext:" in text.split("\n---", 1)[0]:
             files[str(Path("book") / path.relative_to(book))] = path.read_bytes()

@@ -115,6 +115,16 @@ def test_create_copies_the_assignments_and_the_chapters_in_the_courses_layout(co
         assert (course / "work/.base" / rel).read_bytes() == (course / rel).read_bytes()
 
 
+def test_labs_checkpoints_of_the_course_are_not_course_files(course):
+    """A chapter's checkpoint that Lab left in the course's own book/ (where someone ran Lab
+    in the repository): is it kept out of the learner's files?"""
+    checkpoints = course / "book/part/.ipynb_checkpoints"
+    checkpoints.mkdir()
+    (checkpoints / "page-checkpoint.md").write_text(CHAPTER_MD)
+    assert CHAPTER in ws.course_files(course)
+    assert not [rel for rel in ws.course_files(course) if ".ipynb_checkpoints" in rel]
+
+
 def test_create_never_overwrites_a_learner_file(course):
     """Run again after the learner answered: is the answer still there?"""
     answer(course)
