@@ -15,11 +15,16 @@ cells, fenced code and inline code spans are left alone):
   heading on ANOTHER page of the book and ``Title`` is that heading's text (a same-page
   ``{ref}`` already renders in Lab);
 - ``{doc}`path``` -> ``{doc}`Title <path>```, ``Title`` being the first heading of the page
-  (a ``.md`` page, or a ``.ipynb`` notebook's first Markdown heading).
+  (a ``.md`` page, or a ``.ipynb`` notebook's first Markdown heading);
+- ``{cite}`a,b``` -> ``{cite}`a`, {cite}`b```: jupyterlab-myst has no bibliography
+  (jupyter-book/jupyterlab-myst#127) and shows a citation as its keys, run together when a
+  role holds several.
 
 A title with inline markup (math, code, emphasis, links, roles) is left out and listed, since
 Sphinx would show its text without the markup and an explicit text cannot say the same;
-``{numref}`` and ``{cite}`` are counted but never changed (see ``--help``).
+``{numref}`` is counted but never changed: in Lab it shows its label (Lab cannot number a
+figure that a code cell draws), and an explicit text would either show ``%s`` in Lab or drop
+the number in the book.
 
 Usage::
 
@@ -46,6 +51,8 @@ HEADING = re.compile(r"^#{1,6}[ \t]+(?P<title>.*?)[ \t]*#*[ \t]*$")
 FENCE_OPEN = re.compile(r"^[ \t]{0,3}(?P<fence>`{3,}|~{3,}|:{3,})[ \t]*(?P<info>\S*)")
 # A role with no explicit text: `{ref}`label`` or `{doc}`path`` (the body holds no '<').
 BARE_ROLE = re.compile(r"\{(?P<role>ref|doc)\}`(?P<target>[^`<>]+)`")
+# A citation of several keys: `{cite}`a,b`` (also {cite:p}, {cite:t}).
+MULTI_CITE = re.compile(r"\{(?P<role>cite(?::[pt])?)\}`(?P<keys>[^`]*,[^`]*)`")
 COUNTED_ROLES = re.compile(r"\{(?P<role>ref|doc|numref|cite(?::[pt])?)\}`(?P<body>[^`]*)`")
 ROLE_START = re.compile(r"\{[\w:-]+\}`")
 # Fenced blocks whose content is code, not Markdown (a plain language name, or these
@@ -259,7 +266,23 @@ def readable_text(text: str, page: str, root: Path, targets: Targets) -> tuple[s
             report.rewritten[match["role"]] += 1
         if pieces:
             lines[index] = "".join(pieces) + line[last:]
+        lines[index] = split_citations(lines[index], report)
     return "\n".join(lines), report
+
+
+def split_citations(line: str, report: PageReport) -> str:
+    """``line`` with each citation of several keys written as one role per key, joined by
+    ", ": jupyterlab-myst shows an unresolved ``{cite}`a,b``` as the keys run together
+    ("ab"), one role per key as "a, b"; Sphinx's author-year style shows the same authors
+    and years in the same order, each in brackets of its own."""
+    pieces, last = [], 0
+    for match in MULTI_CITE.finditer(masked(line)):
+        keys = [key.strip() for key in match["keys"].split(",") if key.strip()]
+        pieces += [line[last:match.start()],
+                   ", ".join(f"{{{match['role']}}}`{key}`" for key in keys)]
+        last = match.end()
+        report.rewritten[match["role"]] += 1
+    return "".join(pieces) + line[last:] if pieces else line
 
 
 def book_pages(root: Path) -> list[Path]:

@@ -130,6 +130,17 @@ def test_a_title_with_markup_is_left_and_reported(tmp_path):
                            "('The *update* gate')"]
 
 
+def test_a_citation_of_several_keys_becomes_one_role_per_key(tmp_path):
+    """Does ``{cite}`a,b``` (which Lab shows as "ab") become ``{cite}`a`, {cite}`b```, for
+    each citation role, leaving one-key citations and code alone?"""
+    page = ("BPTT {cite}`rumelhart1986,werbos1990` and {cite:t}`a1, b2` but {cite}`c3`.\n\n"
+            "`{cite}`x,y`` in code\n")
+    text, report = rewritten(tmp_path, page)
+    assert text == ("BPTT {cite}`rumelhart1986`, {cite}`werbos1990` and {cite:t}`a1`, "
+                    "{cite:t}`b2` but {cite}`c3`.\n\n`{cite}`x,y`` in code\n")
+    assert report.rewritten == {"cite": 1, "cite:t": 1}
+
+
 def test_rewriting_twice_changes_nothing(tmp_path):
     """Is the rewrite a fixed point (the lead can run it again after later edits)?"""
     text, _ = rewritten(tmp_path, "# Page\n\nSee {ref}`cells_gru`.\n")
