@@ -286,8 +286,10 @@ def split_citations(line: str, report: PageReport) -> str:
 
 
 def book_pages(root: Path) -> list[Path]:
-    """The book's Markdown pages (``book/**/*.md``), build output excluded."""
-    return sorted(p for p in (root / BOOK).rglob("*.md") if "_build" not in p.parts)
+    """The book's Markdown pages (``book/**/*.md``), without build output and without the
+    copies Lab keeps in ``.ipynb_checkpoints`` where it ran inside the course."""
+    return sorted(p for p in (root / BOOK).rglob("*.md")
+                  if not {"_build", ".ipynb_checkpoints"} & set(p.relative_to(root).parts))
 
 
 def main(argv: list[str] | None = None) -> int:

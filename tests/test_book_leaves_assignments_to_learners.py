@@ -12,10 +12,11 @@ from pathlib import Path
 import pytest
 
 from autograder.runner.plan import plan_of
+from scripts.readable_refs import book_pages
 
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS = sorted(ROOT.glob("solutions/*/*.ipynb"))
-PAGES = sorted((ROOT / "book").rglob("*.md"))
+PAGES = book_pages(ROOT)
 PACKAGE = sorted((ROOT / "rnncourse").rglob("*.py"))
 
 

@@ -41,12 +41,13 @@ from scripts.normalise_chapters import (
     lab_kernelspec,
     normalised_text,
 )
+from scripts.readable_refs import book_pages
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "jupytext.toml"
 CHAPTERS = sorted(
     path.relative_to(ROOT).as_posix()
-    for path in (ROOT / "book").rglob("*.md")
+    for path in book_pages(ROOT)
     if is_notebook_source(path.read_text(encoding="utf-8"))
 )
 FIX = "run: .venv/bin/python scripts/normalise_chapters.py {chapter}"

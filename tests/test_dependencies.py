@@ -31,6 +31,8 @@ from IPython.core.inputtransformer2 import TransformerManager
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
+from scripts.readable_refs import book_pages
+
 ROOT = Path(__file__).resolve().parents[1]
 OWN_PACKAGES = frozenset({"rnncourse", "autograder"})
 # Installed on Colab and pinned there by Colab's own runtime (google-colab): a pin of ours would
@@ -44,7 +46,7 @@ LOCAL_EXTRA = "local"
 
 def chapter_paths(root: Path = ROOT) -> list[Path]:
     """The book's chapters: MyST notebooks (a ``kernelspec`` in the front matter) under book/."""
-    return sorted(p for p in (root / "book").rglob("*.md")
+    return sorted(p for p in book_pages(root)
                   if "\nkernelspec:" in p.read_text(encoding="utf-8").split("\n---", 2)[0])
 
 

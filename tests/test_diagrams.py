@@ -19,6 +19,7 @@ from rnncourse.diagrams import (  # noqa: E402
     lstm_cell_diagram,
     unrolled_graph_diagram,
 )
+from scripts.readable_refs import book_pages  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -77,7 +78,7 @@ def labels_missing_from(fig: Figure, equations: str) -> set[str]:
 
 def pages_drawing(function_name: str) -> list[Path]:
     """The book pages whose code calls ``function_name(``."""
-    return [p for p in sorted(BOOK.rglob("*.md"))
+    return [p for p in book_pages(BOOK.parent)
             if f"{function_name}(" in p.read_text(encoding="utf-8")]
 
 

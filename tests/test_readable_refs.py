@@ -67,6 +67,16 @@ def test_every_cross_page_ref_and_doc_of_the_book_has_its_title(path):
     assert new == text
 
 
+def test_labs_checkpoint_copies_and_build_output_are_not_pages(tmp_path):
+    """Are the copies Lab keeps in ``.ipynb_checkpoints`` (where it ran inside the course)
+    and the build output left out of the book's pages, which every chapter test walks?"""
+    page = sample_book(tmp_path, "# Page\n")
+    for folder in ("book/training/.ipynb_checkpoints", "book/_build/jupyter_execute"):
+        (tmp_path / folder).mkdir(parents=True)
+        (tmp_path / folder / "page-checkpoint.md").write_text("# Page\n", encoding="utf-8")
+    assert book_pages(tmp_path) == [tmp_path / "book/cells/gru.md", page]
+
+
 def test_a_bare_cross_page_ref_gets_the_title_of_its_section(tmp_path):
     """Is ``{ref}`cells_gru``` written with the heading below ``(cells_gru)=`` as its text?"""
     text, report = rewritten(tmp_path, "# Page\n\nSee {ref}`cells_gru`, then go on.\n")
