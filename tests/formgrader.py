@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.lab_helpers import stop
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -55,8 +57,4 @@ def formgrader_server(course: Path, root_dir: Path) -> Iterator[tuple[str, str]]
             pytest.fail("jupyter server did not answer in 120 s")
         yield base, token
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop(server)

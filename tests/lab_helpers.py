@@ -148,11 +148,17 @@ def launch_lab(tmp: Path, role: lab.Role, root: Path) -> Iterator[Lab]:
             pytest.fail(f"jupyter lab did not answer in 120 s:\n{running.log()[-3000:]}")
         yield running
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop(server)
+
+
+def stop(server: subprocess.Popen) -> None:
+    """Stop a server this module or ``tests/formgrader.py`` started: terminated, or killed
+    when it has not ended 30 s later."""
+    server.terminate()
+    try:
+        server.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        server.kill()
 
 
 def start_lab(tmp: Path, role: lab.Role) -> Iterator[Lab]:
