@@ -20,16 +20,12 @@ from __future__ import annotations
 
 import ast
 import re
-import shutil
 from pathlib import Path
-from typing import Any
 
 import jupytext
 import jupytext.header
 import pytest
-from jupyter_server.services.contents.filemanager import FileContentsManager
 from jupytext.config import find_jupytext_configuration_file
-from jupytext.sync_contentsmanager import build_sync_jupytext_contents_manager_class
 
 from scripts.normalise_chapters import (
     CHAPTER_METADATA_FILTER,
@@ -38,10 +34,10 @@ from scripts.normalise_chapters import (
     config_for,
     fold_line_breaks,
     is_notebook_source,
-    lab_kernelspec,
     normalised_text,
 )
 from scripts.readable_refs import book_pages
+from tests.lab_contents import ContentsManager, course_config, saved_by_lab
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "jupytext.toml"
@@ -91,62 +87,6 @@ print("a figure")
 ```
 """
 
-ContentsManager = build_sync_jupytext_contents_manager_class(FileContentsManager)
-
-
-def course_copy(tmp_path: Path, name: str, text: str, config: bool = True) -> Any:
-    """A contents manager rooted at a copy of the course holding one chapter ``name``."""
-    tmp_path.mkdir(parents=True, exist_ok=True)
-    if config:
-        shutil.copy(CONFIG, tmp_path / CONFIG.name)
-    chapter = tmp_path / name
-    chapter.parent.mkdir(parents=True, exist_ok=True)
-    chapter.write_text(text, encoding="utf-8")
-    return ContentsManager(root_dir=str(tmp_path))
-
-
-def run_as_lab_does(content: dict[str, Any]) -> None:
-    """Change a notebook model the way JupyterLab 4 does when its kernel starts and runs it.
-
-    ``NotebookPanel._updateSpec`` sets ``kernelspec`` to ``{name, display_name, language}``
-    from the kernel spec; the kernel's reply sets ``language_info``; running a cell sets its
-    outputs and execution count, and (with timing recorded, or by other front ends) cell
-    metadata that jupytext's default filter leaves out of the text. A learner who folds a
-    cell's input or output adds ``jupyter``; jupyterlab-myst, running a markdown cell with
-    ``{eval}`` roles, adds ``user_expressions``: the course's ``jupytext.toml`` drops both.
-    """
-    metadata = content["metadata"]
-    metadata["kernelspec"] = lab_kernelspec(metadata["kernelspec"]["name"])
-    metadata["language_info"] = {
-        "codemirror_mode": {"name": "ipython", "version": 3}, "file_extension": ".py",
-        "mimetype": "text/x-python", "name": "python", "nbconvert_exporter": "python",
-        "pygments_lexer": "ipython3", "version": "3.11.2"}
-    count = 0
-    for cell in content["cells"]:
-        if cell["cell_type"] == "markdown":
-            cell["metadata"]["user_expressions"] = [
-                {"expression": "n", "result": {"status": "ok", "data": {"text/plain": "3"}}}]
-            continue
-        count += 1
-        cell["execution_count"] = count
-        cell["outputs"] = [{"name": "stdout", "output_type": "stream", "text": "ran\n"}]
-        cell["metadata"].update({
-            "execution": {"iopub.execute_input": "2026-01-01T00:00:00.000Z",
-                          "shell.execute_reply": "2026-01-01T00:00:01.000Z"},
-            "trusted": True, "scrolled": True, "collapsed": False,
-            "jupyter": {"outputs_hidden": True, "source_hidden": True},
-            "ExecuteTime": {"end_time": "2026-01-01T00:00:01.000Z"}})
-
-
-def saved_by_lab(tmp_path: Path, name: str, text: str, config: bool = True) -> str:
-    """The text of chapter ``name`` after Lab opens it, runs every cell and saves it."""
-    manager = course_copy(tmp_path, name, text, config)
-    model = manager.get(name, content=True, type="notebook")
-    run_as_lab_does(model["content"])
-    manager.save(model, name)
-    return (tmp_path / name).read_text(encoding="utf-8")
-
-
 # ---- every chapter -----------------------------------------------------------------------
 
 def test_the_book_has_chapters_to_check():
@@ -168,7 +108,8 @@ def test_chapter_is_what_jupytext_writes(chapter):
 def test_running_and_saving_a_chapter_in_lab_leaves_it_unchanged(chapter, tmp_path):
     """Does a save through jupytext's contents manager, after a run in Lab, write the same bytes?"""
     text = (ROOT / chapter).read_text(encoding="utf-8")
-    assert saved_by_lab(tmp_path, chapter, text) == text, FIX.format(chapter=chapter)
+    saved = saved_by_lab(tmp_path, chapter, text, course_config())
+    assert saved == text, FIX.format(chapter=chapter)
 
 
 def test_labs_contents_manager_finds_the_course_configuration():
@@ -182,13 +123,13 @@ def test_labs_contents_manager_finds_the_course_configuration():
 
 def test_a_chapter_in_the_old_form_is_rewritten_by_lab(tmp_path):
     """Is the check able to fail: does Lab rewrite a chapter not in jupytext's form?"""
-    assert saved_by_lab(tmp_path, "book/part/toy.md", OLD_FORM) != OLD_FORM
+    assert saved_by_lab(tmp_path, "book/part/toy.md", OLD_FORM, course_config()) != OLD_FORM
 
 
 def test_a_normalised_chapter_survives_lab(tmp_path):
     """Does the normaliser turn the old form into one that Lab's save leaves unchanged?"""
     text = normalised_text(OLD_FORM, "toy", config_for(CONFIG))
-    assert saved_by_lab(tmp_path, "book/part/toy.md", text) == text
+    assert saved_by_lab(tmp_path, "book/part/toy.md", text, course_config()) == text
 
 
 def test_normalising_keeps_what_the_chapter_says():
@@ -205,9 +146,9 @@ def test_a_newer_jupytext_does_not_rewrite_a_chapter(tmp_path, monkeypatch):
     chapter = CHAPTERS[0]
     text = (ROOT / chapter).read_text(encoding="utf-8")
     monkeypatch.setattr(jupytext.header, "__version__", "9.9.9")
-    assert saved_by_lab(tmp_path / "with", chapter, text) == text
+    assert saved_by_lab(tmp_path / "with", chapter, text, course_config()) == text
     without = text.replace(f"  notebook_metadata_filter: {CHAPTER_METADATA_FILTER}\n", "")
-    assert "9.9.9" in saved_by_lab(tmp_path / "without", chapter, without)
+    assert "9.9.9" in saved_by_lab(tmp_path / "without", chapter, without, course_config())
 
 
 @pytest.mark.parametrize("key", ["jupyter", "user_expressions"])
@@ -215,8 +156,8 @@ def test_without_the_course_configuration_lab_writes_its_cell_state(tmp_path, ke
     """Is it jupytext.toml that keeps folded cells and {eval} results out of the chapter?"""
     chapter = CHAPTERS[0]
     text = (ROOT / chapter).read_text(encoding="utf-8")
-    assert key not in saved_by_lab(tmp_path / "with", chapter, text)
-    assert key in saved_by_lab(tmp_path / "without", chapter, text, config=False)
+    assert key not in saved_by_lab(tmp_path / "with", chapter, text, course_config())
+    assert key in saved_by_lab(tmp_path / "without", chapter, text, None)
 
 
 @pytest.mark.parametrize("caption", [

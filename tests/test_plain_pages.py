@@ -26,28 +26,26 @@ front matter (``scripts/normalise_chapters.py``). These tests check:
 from __future__ import annotations
 
 import subprocess
-from pathlib import Path
-from typing import Any
 
 import jupytext
 import jupytext.header
 import pytest
-from jupyter_server.services.contents.filemanager import FileContentsManager
 from jupytext.config import load_jupytext_config
-from jupytext.sync_contentsmanager import build_sync_jupytext_contents_manager_class
 
 from scripts.normalise_chapters import (
     CHAPTER_METADATA_FILTER,
     FORMAT,
     config_for,
     is_notebook_source,
-    lab_kernelspec,
     normalised_text,
 )
-
-ROOT = Path(__file__).resolve().parents[1]
-CONFIG = ROOT / "jupytext.toml"
-ContentsManager = build_sync_jupytext_contents_manager_class(FileContentsManager)
+from tests.lab_contents import (
+    ROOT,
+    course_config,
+    lab_copy,
+    run_as_lab_does,
+    saved_by_lab,
+)
 
 # The notebook metadata filter jupytext.toml held before this fix: it made Lab add a front
 # matter to every plain page.
@@ -74,67 +72,9 @@ CHAPTERS = [name for name in tracked_markdown() if name.startswith("book/")
             and not is_plain_page(name)]
 
 
-def lab_copy(tmp_path: Path, name: str, text: str, config: str | None) -> Any:
-    """A contents manager rooted at a copy of the course holding the file ``name``.
-
-    ``config`` is the text of the copy's ``jupytext.toml`` (None: no configuration file).
-    """
-    tmp_path.mkdir(parents=True, exist_ok=True)
-    if config is not None:
-        (tmp_path / CONFIG.name).write_text(config, encoding="utf-8")
-    page = tmp_path / name
-    page.parent.mkdir(parents=True, exist_ok=True)
-    page.write_text(text, encoding="utf-8")
-    return ContentsManager(root_dir=str(tmp_path))
-
-
-def start_kernel_and_run_all(content: dict[str, Any]) -> None:
-    """Change a notebook model as JupyterLab 4 does when a learner starts a kernel and runs all.
-
-    The kernel's start sets ``kernelspec`` (``NotebookPanel._updateSpec``; a plain page has
-    none, so Lab asks for a kernel and the learner picks Python 3) and its reply sets
-    ``language_info``. Running a code cell sets its outputs, execution count and cell metadata
-    (timings, trust, scrolling; folding adds ``jupyter``); jupyterlab-myst, rendering a
-    markdown cell with ``{eval}`` roles, adds ``user_expressions``.
-    """
-    metadata = content["metadata"]
-    metadata["kernelspec"] = lab_kernelspec("python3")
-    metadata["language_info"] = {
-        "codemirror_mode": {"name": "ipython", "version": 3}, "file_extension": ".py",
-        "mimetype": "text/x-python", "name": "python", "nbconvert_exporter": "python",
-        "pygments_lexer": "ipython3", "version": "3.11.2"}
-    for count, cell in enumerate(content["cells"], start=1):
-        if cell["cell_type"] == "markdown":
-            cell["metadata"]["user_expressions"] = []
-            continue
-        cell["execution_count"] = count
-        cell["outputs"] = [{"name": "stdout", "output_type": "stream", "text": "ran\n"}]
-        cell["metadata"].update({
-            "execution": {"iopub.execute_input": "2026-01-01T00:00:00.000Z",
-                          "shell.execute_reply": "2026-01-01T00:00:01.000Z"},
-            "trusted": True, "scrolled": True, "collapsed": False,
-            "jupyter": {"outputs_hidden": True, "source_hidden": True},
-            "ExecuteTime": {"end_time": "2026-01-01T00:00:01.000Z"}})
-
-
-def saved_by_lab(tmp_path: Path, name: str, text: str, config: str | None) -> str:
-    """The text of file ``name`` after Lab opens it as a notebook, runs it and saves it."""
-    manager = lab_copy(tmp_path, name, text, config)
-    model = manager.get(name, content=True, type="notebook")
-    assert model["content"]["cells"], f"{name} opened as a notebook with no cells"
-    start_kernel_and_run_all(model["content"])
-    manager.save(model, name)
-    return (tmp_path / name).read_text(encoding="utf-8")
-
-
 def without_own_filter(chapter_text: str) -> str:
     """A chapter's text without the notebook metadata filter of its front matter."""
     return chapter_text.replace(f"  notebook_metadata_filter: {CHAPTER_METADATA_FILTER}\n", "")
-
-
-def course_config() -> str:
-    """The text of the course's ``jupytext.toml``."""
-    return CONFIG.read_text(encoding="utf-8")
 
 
 # ---- every plain page ----------------------------------------------------------------------
@@ -159,7 +99,7 @@ def test_a_learners_edit_to_a_plain_page_is_saved_without_a_front_matter(tmp_pat
     text = "(notes)=\n# Notes\n\nA first paragraph.\n\n```python\nprint(1)\n```\n"
     manager = lab_copy(tmp_path, "book/notes.md", text, course_config())
     model = manager.get("book/notes.md", content=True, type="notebook")
-    start_kernel_and_run_all(model["content"])
+    run_as_lab_does(model["content"])
     model["content"]["cells"][0]["source"] += "\n\nA learner's note."
     manager.save(model, "book/notes.md")
     saved = (tmp_path / "book/notes.md").read_text(encoding="utf-8")
