@@ -22,9 +22,12 @@ cells, fenced code and inline code spans are left alone):
 
 A title with inline markup (math, code, emphasis, links, roles) is left out and listed, since
 Sphinx would show its text without the markup and an explicit text cannot say the same;
-``{numref}`` is counted but never changed: in Lab it shows its label (Lab cannot number a
-figure that a code cell draws), and an explicit text would either show ``%s`` in Lab or drop
-the number in the book.
+``{numref}`` is never changed: in Lab it shows its label (Lab cannot number a figure that a
+code cell draws), and an explicit text would either show ``%s`` in Lab or drop the number in
+the book. So the prose keeps it in parentheses after words that name the figure ("The
+learning curves below ({numref}`lm_curve`) show ..."): the book reads "(Fig. 12)", Lab
+"(lm_curve)", and the sentence reads in both. A ``{numref}`` outside parentheses is listed,
+for a writer to reword.
 
 Usage::
 
@@ -249,10 +252,20 @@ def readable_text(text: str, page: str, root: Path, targets: Targets) -> tuple[s
     """``text`` with its bare cross-page ``{ref}`` and ``{doc}`` roles given their title."""
     report = PageReport()
     lines = text.split("\n")
+    depth, previous = 0, -2  # parentheses open in the paragraph so far; the last line read
     for index, line in markdown_lines(text):
         visible = masked(line)
+        if not line.strip() or index != previous + 1:
+            depth = 0
+        previous = index
         for match in COUNTED_ROLES.finditer(visible):
             report.counted[match["role"]] += 1
+            if match["role"] == "numref" and depth + _open_parentheses(
+                    visible[:match.start()]) <= 0:
+                report.left.append(f"line {index + 1}: {{numref}}`{match['body']}` outside "
+                                   "parentheses: Lab shows its label there; name the figure "
+                                   "and put the role in parentheses after it")
+        depth = max(0, depth + _open_parentheses(visible))
         pieces, last = [], 0
         for match in BARE_ROLE.finditer(visible):
             title, reason = explicit_text(match["role"], match["target"], page, root, targets)
@@ -268,6 +281,11 @@ def readable_text(text: str, page: str, root: Path, targets: Targets) -> tuple[s
             lines[index] = "".join(pieces) + line[last:]
         lines[index] = split_citations(lines[index], report)
     return "\n".join(lines), report
+
+
+def _open_parentheses(text: str) -> int:
+    """How many more parentheses ``text`` opens than it closes."""
+    return text.count("(") - text.count(")")
 
 
 def split_citations(line: str, report: PageReport) -> str:

@@ -117,6 +117,20 @@ def test_a_same_page_ref_to_an_exercise_is_neither_rewritten_nor_reported(tmp_pa
     assert text == page and report.left == []
 
 
+def test_a_numref_outside_parentheses_is_listed_and_one_inside_is_not(tmp_path):
+    """Is a ``{numref}`` that Lab would show as a bare label in the sentence ("fig shows")
+    listed for rewording, and one in parentheses (also opened on the line before, in the
+    same paragraph) left quiet?"""
+    page = ("# Page\n\n{numref}`fig-a` shows the curve.\n\n"
+            "The curve below ({numref}`fig-b`) and the table (see\n{numref}`fig-c`).\n\n"
+            "An aside (closed) before {numref}`fig-d`.\n\n(\n\n{numref}`fig-e` too.\n")
+    text, report = rewritten(tmp_path, page)
+    assert text == page
+    assert [line.split(":")[0] for line in report.left] == ["line 3", "line 8", "line 12"]
+    assert all("outside parentheses" in line for line in report.left)
+    assert "fig-a" in report.left[0] and "fig-d" in report.left[1]
+
+
 def test_roles_in_code_are_left_as_they_are(tmp_path):
     """Are roles in code cells, fenced code and inline code untouched, and those inside a
     directive that holds Markdown rewritten?"""
