@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import functools
 import os
 import subprocess
 import sys
@@ -43,6 +44,30 @@ def pytest_xdist_make_scheduler(config, log):
             return group_of(nodeid)
 
     return ModuleGroups(config, log)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def generate_once_per_input(tmp_path_factory):
+    """``nbgrader generate_assignment`` run once per distinct input in the session, its
+    outputs restored for the next course built from the same source (``tests/nbgrader_memo.py``:
+    a fifth of the suite's CPU time went to generating the same small courses again); and
+    the head revision of nbgrader's gradebook schema, which nbgrader asks a new ``alembic``
+    process for with every new gradebook, asked once."""
+    import nbgrader.api
+
+    from autograder.commands import feedback, release
+    from autograder.core import batch, template
+    from tests.nbgrader_memo import memoised
+
+    base = tmp_path_factory.getbasetemp()
+    store = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "generated"
+    patch = pytest.MonkeyPatch()
+    for module in (template, release, batch, feedback):
+        patch.setattr(module, "run_nbgrader", memoised(module.run_nbgrader, store))
+    patch.setattr(nbgrader.api, "get_alembic_version",
+                  functools.cache(nbgrader.api.get_alembic_version))
+    yield
+    patch.undo()
 
 
 @pytest.fixture(scope="session")
