@@ -112,7 +112,7 @@ def run_nbgrader(root: Path, *args: str, timeout: float | None = None,
     if memory_mb and shutil.which("prlimit"):
         prefix = ["prlimit", f"--data={memory_mb * 2**20}", "--"]
     cmd = [
-        *prefix, sys.executable, "-m", "nbgrader", *args,
+        *prefix, sys.executable, "-m", "autograder.core.nbgrader_main", *args,
         f"--CourseDirectory.root={root}",
         f"--CourseDirectory.db_url={db or db_url(root)}",
     ]
