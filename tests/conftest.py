@@ -55,14 +55,14 @@ def generate_once_per_input(tmp_path_factory):
     process for with every new gradebook, asked once."""
     import nbgrader.api
 
-    from autograder.commands import feedback, release
-    from autograder.core import batch, template
+    from autograder.commands import release
+    from autograder.core import template
     from tests.nbgrader_memo import memoised
 
     base = tmp_path_factory.getbasetemp()
     store = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "generated"
     patch = pytest.MonkeyPatch()
-    for module in (template, release, batch, feedback):
+    for module in (template, release):  # the two that generate
         patch.setattr(module, "run_nbgrader", memoised(module.run_nbgrader, store))
     patch.setattr(nbgrader.api, "get_alembic_version",
                   functools.cache(nbgrader.api.get_alembic_version))

@@ -26,16 +26,11 @@ from pathlib import Path
 
 import nbgrader
 
+from autograder.core.template import source_hash
 from autograder.settings import NBGRADER_CONFIG, gradebook_file, grading_dir
 
 LOG = "nbgrader.log"
 FILES = "files"
-
-
-def _tree_digest(folder: Path, digest) -> None:
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
-        digest.update(hashlib.sha256(path.read_bytes()).digest())
 
 
 def input_key(root: Path, args: tuple[str, ...]) -> str | None:
@@ -53,7 +48,7 @@ def input_key(root: Path, args: tuple[str, ...]) -> str | None:
     config = root / "nbgrader_config.py"
     digest.update(config.read_bytes() if config.exists() else b"<none>")
     digest.update(NBGRADER_CONFIG.read_bytes())
-    _tree_digest(source, digest)
+    digest.update(source_hash(source).encode())
     return digest.hexdigest()
 
 
